@@ -1,0 +1,252 @@
+// The portable core: every route of pulsegate over one Store. Runtime entries in
+// functions/ only build a Store and hand this app to their server.
+import { prometheus } from '@hono/prometheus'
+import { zValidator } from '@hono/zod-validator'
+import { Hono, type MiddlewareHandler } from 'hono'
+import { accepts } from 'hono/accepts'
+import { bearerAuth } from 'hono/bearer-auth'
+import { bodyLimit } from 'hono/body-limit'
+import type { Registry } from 'prom-client'
+import { ApiError, errorResponse, toApiError } from './errors.ts'
+import { type AgentView, type ComponentView, type FleetView, describeAgent, viewFleet } from './fleet.ts'
+import { MAX_BODY_BYTES, heartbeatBodySchema } from './heartbeat.ts'
+import { renderMetrics } from './metrics.ts'
+import {
+  type Readiness,
+  READYZ_CODE,
+  agentChecks,
+  componentChecks,
+  readiness,
+  readyzStatus,
+  verboseReadyz,
+} from './probes.ts'
+import type { Settings } from './settings.ts'
+import type { Snapshot, Store } from './stores/store.ts'
+
+export const VERSION = '0.1.0'
+
+export interface AppOptions {
+  store: Store
+  settings: Settings
+  /** Which runtime serves the app, for pulsegate_build_info. */
+  runtime: string
+  /** The clock, in ms since the epoch; tests inject their own. */
+  clock?: () => number
+  /**
+   * Where process metrics live on runtimes that keep a process (Node, Bun, Deno):
+   * default metrics and request durations. Absent on Workers, whose isolates keep nothing.
+   */
+  runtimeRegistry?: Registry
+}
+
+type AppEnv = { Variables: { errorCode: string } }
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+function componentJson(c: ComponentView) {
+  const r = c.record
+  return {
+    component: r.component,
+    state: c.state,
+    reason: c.reason,
+    last_seen: iso(r.lastSeen),
+    deadline: iso(c.deadline),
+    message: r.message,
+    version: r.version,
+    pid: r.pid,
+    labels: r.labels,
+    interval_seconds: c.intervalSeconds,
+    grace_seconds: c.graceSeconds,
+  }
+}
+
+function agentJson(a: AgentView) {
+  return {
+    agent: a.agent,
+    state: a.state,
+    reason: describeAgent(a),
+    pid: a.pid,
+    version: a.version,
+    last_seen: iso(a.lastSeen),
+    components: a.components.map(componentJson),
+  }
+}
+
+/** 405 with `Allow` for a known path asked with another method. */
+function methodNotAllowed(allow: string): MiddlewareHandler {
+  return () => {
+    throw new ApiError(405, 'method_not_allowed', `this path answers ${allow}`, { headers: { Allow: allow } })
+  }
+}
+
+const requireJson: MiddlewareHandler = async (c, next) => {
+  const type = c.req.header('Content-Type')?.split(';')[0]?.trim().toLowerCase() ?? ''
+  if (!/^application\/([\w.-]+\+)?json$/.test(type)) {
+    throw new ApiError(415, 'unsupported_media_type', 'send the heartbeat as Content-Type: application/json')
+  }
+  await next()
+}
+
+export function createApp(options: AppOptions): Hono<AppEnv> {
+  const { store, settings, runtime, runtimeRegistry } = options
+  const clock = options.clock ?? Date.now
+  const app = new Hono<AppEnv>()
+  let scrapesInFlight = 0
+
+  const auth = (tokens: string[]): MiddlewareHandler =>
+    tokens.length > 0 ? bearerAuth({ token: tokens }) : async (_c, next) => next()
+
+  const fleetAt = async (now: number): Promise<{ view: FleetView; snapshot: Snapshot }> => {
+    const snapshot = await store.snapshot(now)
+    return { view: viewFleet(snapshot.records, now, settings), snapshot }
+  }
+
+  app.onError((error, c) => {
+    const apiError = toApiError(error)
+    if (apiError.status >= 500) console.error(error)
+    c.set('errorCode', apiError.code)
+    return errorResponse(c, apiError)
+  })
+  app.notFound((c) => errorResponse(c, new ApiError(404, 'not_found', 'no such path')))
+
+  // Probe answers must never come from a cache, and never be sniffed into something else.
+  app.use(async (c, next) => {
+    await next()
+    c.header('Cache-Control', 'no-store')
+    c.header('X-Content-Type-Options', 'nosniff')
+  })
+  if (runtimeRegistry) app.use(prometheus({ registry: runtimeRegistry, prefix: 'pulsegate_' }).registerMetrics)
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }))
+  app.get('/livez', (c) => c.json({ status: 'ok' }))
+
+  app.post(
+    '/v1/heartbeat',
+    async (c, next) => {
+      await next()
+      if (c.res.status >= 400 && c.res.status < 500) await store.count('rejected', c.get('errorCode'))
+    },
+    auth(settings.heartbeatTokens),
+    requireJson,
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError(413, 'body_too_large', `the body must be at most ${MAX_BODY_BYTES} bytes`)
+      },
+    }),
+    zValidator('json', heartbeatBodySchema, (result) => {
+      if (!result.success) {
+        // A single heartbeat was read as a batch of one: its paths should not start at [0].
+        const single = !Array.isArray(result.data)
+        const issues = result.error.issues.map((i) => ({
+          path: (single ? i.path.slice(1) : i.path) as (string | number)[],
+          message: i.message,
+        }))
+        throw new ApiError(400, 'invalid_heartbeat', 'the heartbeat is not valid; nothing was stored', { issues })
+      }
+    }),
+    async (c) => {
+      const batch = c.req.valid('json')
+      let records
+      try {
+        records = await store.apply(batch, clock())
+      } catch (error) {
+        console.error(error)
+        throw new ApiError(503, 'store_unavailable', 'the heartbeat was not stored; retry', {
+          headers: { 'Retry-After': '1' },
+        })
+      }
+      const results = records.map((r) => ({ agent: r.agent, component: r.component, state: r.state }))
+      return c.json({ accepted: results.length, results })
+    },
+  )
+
+  app.get('/v1/agents', async (c) => {
+    const now = clock()
+    const { view } = await fleetAt(now)
+    const fleet = readiness(agentChecks(view.agents), [])
+    return c.json({ state: fleet.state, agents: view.agents.map(agentJson) })
+  })
+
+  app.get('/v1/agents/:agent', async (c) => {
+    const agent = (await fleetAt(clock())).view.byId.get(c.req.param('agent'))
+    if (!agent) throw new ApiError(404, 'unknown_agent', `no agent ${c.req.param('agent')}`)
+    return c.json(agentJson(agent))
+  })
+
+  app.delete('/v1/agents/:agent', auth(settings.heartbeatTokens), async (c) => {
+    const agent = c.req.param('agent')
+    const removed = await store.remove(agent, clock())
+    if (removed === 0) throw new ApiError(404, 'unknown_agent', `no agent ${agent}`)
+    return c.json({ agent, removed })
+  })
+
+  const answerReadyz = (c: Parameters<MiddlewareHandler>[0], result: Readiness, subject: string, pid?: number | null) => {
+    const code = READYZ_CODE[result.state]
+    if (c.req.query('verbose') !== undefined) return c.text(verboseReadyz(result), code)
+    const body: { status: string; state: string; pid?: number } = {
+      status: readyzStatus(result.state, subject),
+      state: result.state,
+    }
+    if (pid != null) body.pid = pid
+    return c.json(body, code)
+  }
+
+  app.get('/readyz', async (c) => {
+    const { view } = await fleetAt(clock())
+    return answerReadyz(c, readiness(agentChecks(view.agents), c.req.queries('exclude') ?? []), 'fleet')
+  })
+
+  app.get('/readyz/:agent', async (c) => {
+    const agent = (await fleetAt(clock())).view.byId.get(c.req.param('agent'))
+    if (!agent) throw new ApiError(404, 'unknown_agent', `no agent ${c.req.param('agent')}`)
+    const result = readiness(componentChecks(agent), c.req.queries('exclude') ?? [])
+    return answerReadyz(c, result, `agent ${agent.agent}`, agent.pid)
+  })
+
+  app.get(
+    '/metrics',
+    async (c, next) => {
+      scrapesInFlight++
+      try {
+        await next()
+      } finally {
+        scrapesInFlight--
+      }
+      await store.count('scrapes', String(c.res.status))
+    },
+    auth(settings.metricsTokens),
+    async (c) => {
+      const now = clock()
+      const { view, snapshot } = await fleetAt(now)
+      const format = accepts(c, {
+        header: 'Accept',
+        supports: ['application/openmetrics-text', 'text/plain'],
+        default: 'text/plain',
+      })
+      const exposition = await renderMetrics(
+        {
+          view,
+          counters: snapshot.counters,
+          build: { version: VERSION, runtime },
+          inFlight: scrapesInFlight,
+          runtimeRegistry,
+        },
+        format === 'application/openmetrics-text',
+      )
+      return c.body(exposition.body, 200, { 'Content-Type': exposition.contentType })
+    },
+  )
+
+  app.all('/healthz', methodNotAllowed('GET, HEAD'))
+  app.all('/livez', methodNotAllowed('GET, HEAD'))
+  app.all('/readyz', methodNotAllowed('GET, HEAD'))
+  app.all('/readyz/:agent', methodNotAllowed('GET, HEAD'))
+  app.all('/metrics', methodNotAllowed('GET, HEAD'))
+  app.all('/v1/heartbeat', methodNotAllowed('POST'))
+  app.all('/v1/agents', methodNotAllowed('GET, HEAD'))
+  app.all('/v1/agents/:agent', methodNotAllowed('GET, HEAD, DELETE'))
+
+  return app
+}
+

@@ -1,0 +1,95 @@
+// What readers see: stored records observed at `now`, grouped per agent, and
+// aggregated with Teleport's rule. Pure, like lib/readiness.ts.
+import {
+  type ComponentRecord,
+  type ReadinessSettings,
+  type State,
+  aggregate,
+  deadlineOf,
+  graceOf,
+  intervalOf,
+  observe,
+} from './readiness.ts'
+
+export interface ComponentView {
+  record: ComponentRecord
+  state: State
+  reason: string | null
+  overdue: boolean
+  /** When the next heartbeat is due at the latest (ms). */
+  deadline: number
+  intervalSeconds: number
+  graceSeconds: number
+}
+
+export interface AgentView {
+  agent: string
+  state: State
+  components: ComponentView[]
+  /** The latest pid and version any component reported. */
+  pid: number | null
+  version: string | null
+  lastSeen: number
+}
+
+export interface FleetView {
+  /** Agents sorted by id, components sorted by name. */
+  agents: AgentView[]
+  byId: Map<string, AgentView>
+  /** Components past their deadline right now. */
+  overdue: number
+}
+
+export function viewComponent(record: ComponentRecord, now: number, settings: ReadinessSettings): ComponentView {
+  const { state, reason, overdue } = observe(record, now, settings)
+  return {
+    record,
+    state,
+    reason,
+    overdue,
+    deadline: deadlineOf(record, settings),
+    intervalSeconds: intervalOf(record, settings),
+    graceSeconds: graceOf(record, settings),
+  }
+}
+
+export function viewFleet(records: Iterable<ComponentRecord>, now: number, settings: ReadinessSettings): FleetView {
+  const grouped = new Map<string, ComponentView[]>()
+  let overdue = 0
+  for (const record of records) {
+    const view = viewComponent(record, now, settings)
+    if (view.overdue) overdue++
+    const list = grouped.get(record.agent)
+    if (list) list.push(view)
+    else grouped.set(record.agent, [view])
+  }
+  const agents = [...grouped.keys()].sort(compare).map((agent) => viewAgent(agent, grouped.get(agent)!))
+  return { agents, byId: new Map(agents.map((a) => [a.agent, a])), overdue }
+}
+
+function viewAgent(agent: string, components: ComponentView[]): AgentView {
+  components.sort((a, b) => compare(a.record.component, b.record.component))
+  // Latest first, so pid and version come from the most recent heartbeat that stated them.
+  const byRecency = [...components].sort((a, b) => b.record.lastSeen - a.record.lastSeen)
+  return {
+    agent,
+    state: aggregate(components.map((c) => c.state)),
+    components,
+    pid: byRecency.find((c) => c.record.pid !== null)?.record.pid ?? null,
+    version: byRecency.find((c) => c.record.version !== null)?.record.version ?? null,
+    lastSeen: byRecency[0]!.record.lastSeen,
+  }
+}
+
+/** Why an agent is not ok, in a few words: its worst component and that component's reason. */
+export function describeAgent(agent: AgentView): string | null {
+  if (agent.state === 'ok') return null
+  const worst = agent.components.find((c) => c.state === agent.state)!
+  const why = worst.reason ?? null
+  if (agent.components.length === 1) return why
+  return why ? `${worst.record.component}: ${why}` : worst.record.component
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

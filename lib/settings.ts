@@ -1,0 +1,61 @@
+// Settings come from env vars (wrangler vars and secrets on Workers) and are
+// validated once at start: a bad value stops the start with a message naming it.
+import { z } from 'zod'
+import type { ReadinessSettings } from './readiness.ts'
+
+const seconds = (fallback: number) => z.coerce.number().finite().min(0).default(fallback)
+// A token setting may hold several tokens, comma-separated, so one can be rotated without downtime.
+const tokens = z
+  .string()
+  .optional()
+  .transform((value) => (value ?? '').split(',').map((t) => t.trim()).filter(Boolean))
+
+const settingsSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8787),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  HEARTBEAT_TOKEN: tokens,
+  METRICS_TOKEN: tokens,
+  RECOVERY_SECONDS: seconds(10),
+  DEFAULT_INTERVAL_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
+  EXPIRE_SECONDS: seconds(3600),
+  SWEEP_SECONDS: z.coerce.number().finite().positive().default(60),
+})
+
+export interface Settings extends ReadinessSettings {
+  port: number
+  host: string
+  dataDir: string
+  heartbeatTokens: string[]
+  metricsTokens: string[]
+  /** How often a long-running server drops expired components (state is right without it). */
+  sweepSeconds: number
+}
+
+export class SettingsError extends Error {
+  name = 'SettingsError'
+}
+
+/** Read settings from an env-like record; empty strings count as unset. */
+export function loadSettings(env: Record<string, unknown> = {}): Settings {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  )
+  const result = settingsSchema.safeParse(present)
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+    throw new SettingsError(`invalid setting ${problems.join('; ')}`)
+  }
+  const s = result.data
+  return {
+    port: s.PORT,
+    host: s.HOST,
+    dataDir: s.DATA_DIR,
+    heartbeatTokens: s.HEARTBEAT_TOKEN,
+    metricsTokens: s.METRICS_TOKEN,
+    recoverySeconds: s.RECOVERY_SECONDS,
+    defaultIntervalSeconds: s.DEFAULT_INTERVAL_SECONDS,
+    expireSeconds: s.EXPIRE_SECONDS,
+    sweepSeconds: s.SWEEP_SECONDS,
+  }
+}

@@ -1,0 +1,133 @@
+// One SQL store for every SQLite pulsegate runs on: node:sqlite, bun:sqlite and a
+// Durable Object's ctx.storage.sql. Each driver file only opens its database and
+// adapts it to SqlDatabase; the schema, the statements and the atomic section are here.
+//
+// Records are kept in memory too (FleetTable), loaded once at open: probes and
+// scrapes never touch the disk, and SQLite only ever sees writes.
+import type { Heartbeat } from '../heartbeat.ts'
+import type { ComponentRecord, ReadinessSettings, State } from '../readiness.ts'
+import type { FleetCounters, Snapshot, Store, TrafficCounter } from './store.ts'
+import { type Change, FleetTable } from './table.ts'
+
+export type SqlValue = string | number | null
+
+/** The little of a synchronous SQLite binding the store needs. */
+export interface SqlDatabase {
+  exec(sql: string): void
+  run(sql: string, params: readonly SqlValue[]): void
+  all(sql: string, params?: readonly SqlValue[]): Record<string, unknown>[]
+  /** Run `fn` as one transaction: all of it is stored, or none of it. */
+  transaction(fn: () => void): void
+  close(): void
+}
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS components (
+  agent TEXT NOT NULL,
+  component TEXT NOT NULL,
+  state TEXT NOT NULL,
+  recovering_since INTEGER,
+  last_seen INTEGER NOT NULL,
+  message TEXT,
+  version TEXT,
+  pid INTEGER,
+  labels TEXT NOT NULL,
+  interval_seconds REAL,
+  grace_seconds REAL,
+  PRIMARY KEY (agent, component)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+const UPSERT = `INSERT OR REPLACE INTO components
+  (agent, component, state, recovering_since, last_seen, message, version, pid, labels, interval_seconds, grace_seconds)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const DELETE = 'DELETE FROM components WHERE agent = ? AND component = ?'
+const ADD_TO_COUNTER = `INSERT INTO counters (name, value) VALUES (?, ?)
+  ON CONFLICT (name) DO UPDATE SET value = value + excluded.value`
+
+function toRow(r: ComponentRecord): SqlValue[] {
+  return [
+    r.agent, r.component, r.state, r.recoveringSince, r.lastSeen, r.message,
+    r.version, r.pid, JSON.stringify(r.labels), r.intervalSeconds, r.graceSeconds,
+  ]
+}
+
+function fromRow(row: Record<string, unknown>): ComponentRecord {
+  const nullableNumber = (value: unknown) => (value === null ? null : Number(value))
+  return {
+    agent: String(row.agent),
+    component: String(row.component),
+    state: row.state as State,
+    recoveringSince: nullableNumber(row.recovering_since),
+    lastSeen: Number(row.last_seen),
+    message: row.message as string | null,
+    version: row.version as string | null,
+    pid: nullableNumber(row.pid),
+    labels: JSON.parse(String(row.labels)) as Record<string, string>,
+    intervalSeconds: nullableNumber(row.interval_seconds),
+    graceSeconds: nullableNumber(row.grace_seconds),
+  }
+}
+
+export class SqlStore implements Store {
+  private readonly table: FleetTable
+  private readonly db: SqlDatabase
+
+  constructor(db: SqlDatabase, settings: ReadinessSettings) {
+    this.db = db
+    this.table = new FleetTable(settings)
+    db.exec(SCHEMA)
+    const counters: Partial<FleetCounters> = {}
+    for (const row of db.all('SELECT name, value FROM counters')) {
+      const name = String(row.name)
+      if (name === 'received' || name === 'missed' || name === 'expired') counters[name] = Number(row.value)
+    }
+    this.table.load(db.all('SELECT * FROM components').map(fromRow), counters)
+  }
+
+  async apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]> {
+    return this.write(this.table.planBatch(batch, now)).results
+  }
+
+  async remove(agent: string, now: number): Promise<number> {
+    return this.write(this.table.planRemove(agent, now)).results.length
+  }
+
+  async sweep(now: number): Promise<number> {
+    return this.write(this.table.planSweep(now)).counts.expired
+  }
+
+  async snapshot(now: number): Promise<Snapshot> {
+    return this.table.snapshot(now)
+  }
+
+  /** Traffic counters stay in memory: a flood of bad requests must not become a flood of disk writes. */
+  async count(counter: TrafficCounter, label: string): Promise<void> {
+    this.table.count(counter, label)
+  }
+
+  async close(): Promise<void> {
+    this.db.close()
+  }
+
+  /** Store the change in one transaction, then let memory follow. */
+  private write(change: Change): Change {
+    if (change.upserts.size === 0 && change.deletes.size === 0) return change
+    this.db.transaction(() => {
+      for (const key of change.deletes) {
+        const [agent, component] = key.split('\u0000')
+        this.db.run(DELETE, [agent!, component!])
+      }
+      for (const record of change.upserts.values()) this.db.run(UPSERT, toRow(record))
+      for (const [name, value] of Object.entries(change.counts)) {
+        if (value > 0) this.db.run(ADD_TO_COUNTER, [name, value])
+      }
+    })
+    this.table.commit(change)
+    return change
+  }
+}

@@ -1,0 +1,36 @@
+// Opening a SQLite file pulsegate owns, shared by the node:sqlite and bun:sqlite drivers.
+import type { SqlDatabase } from './sql.ts'
+
+/**
+ * FULL: a heartbeat is acknowledged only after its commit is fsynced — it
+ * survives kill -9 and power loss. NORMAL: it survives kill -9 (the WAL is in
+ * the OS cache) but the last commits may be lost on power loss.
+ */
+export type Synchronous = 'FULL' | 'NORMAL'
+
+/** "pgat" — marks a file as pulsegate's, so a foreign database is never taken over. */
+export const APPLICATION_ID = 0x70676174
+
+export class DatabaseFileError extends Error {
+  name = 'DatabaseFileError'
+}
+
+export function prepareFile(db: SqlDatabase, path: string, synchronous: Synchronous): void {
+  let applicationId: number
+  let tables: number
+  try {
+    applicationId = Number(db.all('PRAGMA application_id')[0]?.application_id)
+    tables = Number(db.all("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'")[0]?.n)
+  } catch (error) {
+    db.close()
+    throw new DatabaseFileError(`${path} is not a readable SQLite database (${(error as Error).message}); move it away or point DATA_DIR elsewhere`)
+  }
+  if (applicationId !== APPLICATION_ID && (applicationId !== 0 || tables > 0)) {
+    db.close()
+    throw new DatabaseFileError(`${path} is not a pulsegate database; move it away or point DATA_DIR elsewhere`)
+  }
+  db.exec('PRAGMA journal_mode = WAL')
+  db.exec(`PRAGMA synchronous = ${synchronous}`)
+  db.exec('PRAGMA busy_timeout = 5000')
+  db.exec(`PRAGMA application_id = ${APPLICATION_ID}`)
+}

@@ -1,0 +1,50 @@
+// The Store port: every runtime's storage sits behind this one small interface,
+// and test/stores.suite.ts holds every driver to the same behaviour.
+import type { Heartbeat } from '../heartbeat.ts'
+import type { ComponentRecord } from '../readiness.ts'
+
+/** Counters that describe the fleet's data: stored with the records. */
+export interface FleetCounters {
+  /** Accepted heartbeats (`heartbeat_connections_received_total`). */
+  received: number
+  /** Deadlines missed, each counted once (`heartbeat_missed_total`). */
+  missed: number
+  /** Components dropped after EXPIRE_SECONDS of silence (`pulsegate_expired_total`). */
+  expired: number
+}
+
+/** Counters that describe traffic, keyed by one label value (reason, status code). */
+export type TrafficCounter = 'rejected' | 'scrapes'
+
+export interface Counters extends FleetCounters {
+  rejected: Record<string, number>
+  scrapes: Record<string, number>
+}
+
+export interface Snapshot {
+  /** Every component not yet expired at the time asked for. */
+  records: ComponentRecord[]
+  counters: Counters
+  /** Changes whenever a record changes, so readers may cache what they derive. */
+  revision: number
+}
+
+export interface Store {
+  /**
+   * Apply a batch of heartbeats atomically, each through `next()`, and resolve
+   * with the resulting record of each — only once the write is durable.
+   */
+  apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]>
+  /** Deregister an agent; resolves with how many components it had (0: unknown agent). */
+  remove(agent: string, now: number): Promise<number>
+  /** Drop components silent past the expiry, counting them; resolves with how many. */
+  sweep(now: number): Promise<number>
+  snapshot(now: number): Promise<Snapshot>
+  count(counter: TrafficCounter, label: string): Promise<void>
+  close(): Promise<void>
+}
+
+export function recordKey(agent: string, component: string): string {
+  // NUL cannot occur in an id, so the key is unambiguous.
+  return `${agent}\u0000${component}`
+}

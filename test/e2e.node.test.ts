@@ -1,0 +1,147 @@
+// The real server process (functions/node.ts) over real HTTP: the whole story,
+// a restart, and kill -9 right after a burst of acknowledged heartbeats.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type RunningServer, runToExit, startServer, tempDataDir } from './support/server.ts'
+
+const running: RunningServer[] = []
+afterEach(async () => {
+  for (const server of running.splice(0)) if (server.child.exitCode === null) await server.kill()
+})
+
+async function start(env: Record<string, string> = {}, dataDir?: string) {
+  const server = await startServer(env, dataDir)
+  running.push(server)
+  return server
+}
+
+function client(url: string) {
+  return {
+    beat: async (body: unknown) => {
+      const res = await fetch(`${url}/v1/heartbeat`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      return { status: res.status, body: (await res.json()) as any }
+    },
+    get: async (path: string) => {
+      const res = await fetch(`${url}${path}`)
+      const text = await res.text()
+      return { status: res.status, text, json: () => JSON.parse(text) }
+    },
+  }
+}
+
+describe('the Node server', () => {
+  it('serves on 127.0.0.1 and walks starting → ok → degraded → recovering → ok', async () => {
+    // A zero recovery window lets the second ok after degraded finish recovery without a sleep.
+    const server = await start({ RECOVERY_SECONDS: '0' })
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const { beat, get } = client(server.url)
+    expect((await get('/livez')).status).toBe(200)
+    expect((await get('/readyz')).status).toBe(400) // no agents yet: starting
+
+    const steps: [string, number, string][] = [
+      ['starting', 400, 'starting'],
+      ['ok', 200, 'ok'],
+      ['degraded', 503, 'degraded'],
+      ['ok', 400, 'recovering'],
+      ['ok', 200, 'ok'],
+    ]
+    for (const [status, code, state] of steps) {
+      const answer = await beat({ agent: 'node-17', component: 'proxy', status, pid: 4242, version: '19.1.2' })
+      expect(answer.body.results[0].state).toBe(state)
+      const readyz = await get('/readyz/node-17')
+      expect(readyz.status).toBe(code)
+      expect(readyz.json()).toMatchObject({ state, pid: 4242 })
+    }
+    const metrics = (await get('/metrics')).text
+    expect(metrics).toContain('process_state{agent="node-17",component="proxy"} 0')
+    expect(metrics).toContain('heartbeat_connections_received_total 5')
+    expect(metrics).toMatch(/^nodejs_heap_size_used_bytes \d/m)
+    expect(metrics).toContain('pulsegate_build_info{version="0.1.0",runtime="node"} 1')
+  })
+
+  it('sees a missed heartbeat from the deadline on, and keeps state across a restart', async () => {
+    const dataDir = tempDataDir()
+    const server = await start({}, dataDir)
+    const { beat, get } = client(server.url)
+    await beat([
+      { agent: 'node-9', status: 'ok', interval_seconds: 0.2, grace_seconds: 0 },
+      { agent: 'node-17', status: 'degraded', message: 'disk full', labels: { region: 'eu-west' } },
+    ])
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect((await get('/readyz?verbose')).text).toBe(
+      '[-]node-17 degraded: disk full\n[-]node-9 degraded: missed heartbeat\nreadyz check failed\n',
+    )
+    expect(await server.stop()).toBe(0)
+    expect(server.output()).toMatch(/SIGTERM, closing/)
+
+    const again = client((await start({}, dataDir)).url)
+    const agents = (await again.get('/v1/agents')).json()
+    expect(agents.agents.map((a: any) => [a.agent, a.state, a.reason])).toEqual([
+      ['node-17', 'degraded', 'disk full'],
+      ['node-9', 'degraded', 'missed heartbeat'],
+    ])
+    expect(agents.agents[0].components[0].labels).toEqual({ region: 'eu-west' })
+    expect((await again.get('/metrics')).text).toContain('heartbeat_connections_received_total 2')
+    // The late heartbeat is counted as a miss and starts recovery.
+    expect((await again.beat({ agent: 'node-9', status: 'ok' })).body.results[0].state).toBe('recovering')
+    expect((await again.get('/metrics')).text).toContain('heartbeat_missed_total 1')
+  })
+
+  it('loses no acknowledged heartbeat on kill -9 right after a burst', async () => {
+    const dataDir = tempDataDir()
+    const server = await start({}, dataDir)
+    const { beat } = client(server.url)
+    const clients = 16
+    const beatsEach = 40
+    const lastAcked = new Map<string, number>()
+    await Promise.all(
+      Array.from({ length: clients }, async (_, c) => {
+        for (let seq = 1; seq <= beatsEach; seq++) {
+          const agent = `burst-${c}`
+          const { status } = await beat({ agent, status: 'ok', message: `seq ${seq}`, labels: { seq: String(seq) } })
+          if (status === 200) lastAcked.set(agent, seq)
+        }
+      }),
+    )
+    await server.kill()
+    expect(lastAcked.size).toBe(clients)
+
+    const { get } = client((await start({}, dataDir)).url)
+    const agents = (await get('/v1/agents')).json().agents as any[]
+    expect(agents).toHaveLength(clients)
+    for (const agent of agents) {
+      const stored = Number(agent.components[0].labels.seq)
+      expect(stored).toBe(lastAcked.get(agent.agent))
+      expect(agent.components[0].message).toBe(`seq ${stored}`)
+    }
+    expect((await get('/metrics')).text).toContain(`heartbeat_connections_received_total ${clients * beatsEach}`)
+  })
+
+  it('refuses to start on a bad setting, naming it', async () => {
+    const { code, output } = await runToExit({ RECOVERY_SECONDS: 'soon', DATA_DIR: tempDataDir() })
+    expect(code).toBe(1)
+    expect(output).toMatch(/invalid setting RECOVERY_SECONDS/)
+  })
+
+  it('refuses a foreign or corrupt database file instead of resetting it', async () => {
+    const foreign = tempDataDir()
+    const db = new DatabaseSync(join(foreign, 'pulsegate.sqlite'))
+    db.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY)')
+    db.close()
+    const first = await runToExit({ DATA_DIR: foreign })
+    expect(first.code).toBe(1)
+    expect(first.output).toMatch(/is not a pulsegate database/)
+
+    const corrupt = tempDataDir()
+    writeFileSync(join(corrupt, 'pulsegate.sqlite'), 'this is not a database, just some text'.repeat(200))
+    const second = await runToExit({ DATA_DIR: corrupt })
+    expect(second.code).toBe(1)
+    expect(second.output).toMatch(/is not a readable SQLite database/)
+  })
+})

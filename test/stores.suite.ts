@@ -1,0 +1,184 @@
+// The one suite every Store driver must pass (as unstorage does for its drivers).
+// A driver's test file calls storeSuite() with a factory; durable drivers also
+// give `reopen`, which closes the store and opens it again on the same data.
+import { describe, expect, it } from 'vitest'
+import type { Heartbeat } from '../lib/heartbeat.ts'
+import type { ReadinessSettings } from '../lib/readiness.ts'
+import type { Store } from '../lib/stores/store.ts'
+
+export interface StoreHarness {
+  store: Store
+  /** Close this store and open a new one over the same data (durable drivers only). */
+  reopen?: () => Promise<Store>
+}
+
+export const suiteSettings: ReadinessSettings = { recoverySeconds: 10, defaultIntervalSeconds: 60, expireSeconds: 3600 }
+const T0 = 1_800_000_000_000
+const at = (seconds: number) => T0 + seconds * 1000
+const hb = (agent: string, status: Heartbeat['status'], extra: Partial<Heartbeat> = {}): Heartbeat => ({
+  agent,
+  status,
+  ...extra,
+})
+
+export function storeSuite(name: string, open: (settings: ReadinessSettings) => Promise<StoreHarness>): void {
+  describe(`store: ${name}`, () => {
+    const fresh = async () => (await open(suiteSettings)).store
+    const states = async (store: Store, now: number) =>
+      Object.fromEntries((await store.snapshot(now)).records.map((r) => [`${r.agent}/${r.component}`, r.state]))
+
+    it('starts empty', async () => {
+      const snapshot = await (await fresh()).snapshot(at(0))
+      expect(snapshot.records).toEqual([])
+      expect(snapshot.counters).toEqual({ received: 0, missed: 0, expired: 0, rejected: {}, scrapes: {} })
+    })
+
+    it('applies a heartbeat and returns the resulting record', async () => {
+      const store = await fresh()
+      const [record] = await store.apply([hb('node-17', 'ok', { component: 'proxy', version: '19.1.2', pid: 4242 })], at(0))
+      expect(record).toMatchObject({ agent: 'node-17', component: 'proxy', state: 'ok', lastSeen: at(0), pid: 4242 })
+      expect((await store.snapshot(at(1))).records).toEqual([record])
+    })
+
+    it('walks degraded → recovering → ok through next()', async () => {
+      const store = await fresh()
+      await store.apply([hb('a', 'ok')], at(0))
+      await store.apply([hb('a', 'degraded', { message: 'disk full' })], at(1))
+      expect(await states(store, at(1))).toEqual({ 'a/main': 'degraded' })
+      const [recovering] = await store.apply([hb('a', 'ok')], at(2))
+      expect(recovering).toMatchObject({ state: 'recovering', recoveringSince: at(2) })
+      expect((await store.apply([hb('a', 'ok')], at(11.999)))[0]!.state).toBe('recovering')
+      expect((await store.apply([hb('a', 'ok')], at(12)))[0]!.state).toBe('ok')
+    })
+
+    it('applies a batch in order, each heartbeat seeing the one before', async () => {
+      const store = await fresh()
+      const results = await store.apply(
+        [hb('a', 'degraded'), hb('a', 'ok'), hb('b', 'starting'), hb('a', 'ok', { component: 'ssh' })],
+        at(0),
+      )
+      expect(results.map((r) => r.state)).toEqual(['degraded', 'recovering', 'starting', 'ok'])
+      expect(await states(store, at(0))).toEqual({ 'a/main': 'recovering', 'b/main': 'starting', 'a/ssh': 'ok' })
+      expect((await store.snapshot(at(0))).counters.received).toBe(4)
+    })
+
+    it('keeps sticky fields and clears the message', async () => {
+      const store = await fresh()
+      await store.apply([hb('a', 'ok', {
+        message: 'joined', version: '2.0', pid: 7, labels: { region: 'eu-west', 'zone': 'b' },
+        interval_seconds: 5, grace_seconds: 1.5,
+      })], at(0))
+      await store.apply([hb('a', 'ok')], at(1))
+      const [record] = (await store.snapshot(at(1))).records
+      expect(record).toEqual({
+        agent: 'a', component: 'main', state: 'ok', recoveringSince: null, lastSeen: at(1), message: null,
+        version: '2.0', pid: 7, labels: { region: 'eu-west', zone: 'b' }, intervalSeconds: 5, graceSeconds: 1.5,
+      })
+    })
+
+    it('counts a missed deadline once, when the late heartbeat arrives', async () => {
+      const store = await fresh()
+      await store.apply([hb('a', 'ok', { interval_seconds: 5, grace_seconds: 5 })], at(0))
+      expect((await store.snapshot(at(11))).counters.missed).toBe(0) // overdue, not yet counted
+      const [late] = await store.apply([hb('a', 'ok')], at(11))
+      expect(late!.state).toBe('recovering')
+      await store.apply([hb('a', 'ok')], at(12))
+      expect((await store.snapshot(at(12))).counters.missed).toBe(1)
+    })
+
+    it('removes an agent with all its components, and knows an unknown one', async () => {
+      const store = await fresh()
+      await store.apply([hb('a', 'ok'), hb('a', 'ok', { component: 'ssh' }), hb('b', 'ok')], at(0))
+      expect(await store.remove('a', at(1))).toBe(2)
+      expect(await store.remove('a', at(1))).toBe(0)
+      expect(await store.remove('nobody', at(1))).toBe(0)
+      expect(await states(store, at(1))).toEqual({ 'b/main': 'ok' })
+    })
+
+    it('counts a component deleted while overdue as missed', async () => {
+      const store = await fresh()
+      await store.apply([hb('a', 'ok', { interval_seconds: 1, grace_seconds: 0 }), hb('b', 'ok')], at(0))
+      await store.remove('a', at(2))
+      await store.remove('b', at(2))
+      expect((await store.snapshot(at(2))).counters.missed).toBe(1)
+    })
+
+    it('hides expired components at once and drops and counts them on sweep', async () => {
+      const store = await fresh()
+      await store.apply([hb('old', 'ok', { interval_seconds: 5 }), hb('new', 'ok', { interval_seconds: 86_400 })], at(0))
+      await store.apply([hb('new', 'ok')], at(3000))
+      expect(Object.keys(await states(store, at(3600.001)))).toEqual(['new/main'])
+      expect(await store.sweep(at(3600))).toBe(0)
+      expect(await store.sweep(at(3601))).toBe(1)
+      expect(await store.sweep(at(3602))).toBe(0)
+      const { counters } = await store.snapshot(at(3602))
+      expect(counters).toMatchObject({ expired: 1, missed: 1 })
+      expect(await store.remove('old', at(3602))).toBe(0)
+    })
+
+    it('a heartbeat after expiry registers the component anew', async () => {
+      const store = await fresh()
+      await store.apply([hb('a', 'degraded', { version: '1' })], at(0))
+      const [record] = await store.apply([hb('a', 'ok')], at(4000))
+      expect(record).toMatchObject({ state: 'ok', version: null })
+      expect((await store.snapshot(at(4000))).counters).toMatchObject({ expired: 1, missed: 1, received: 2 })
+    })
+
+    it('counts traffic by label', async () => {
+      const store = await fresh()
+      await store.count('rejected', 'invalid_heartbeat')
+      await store.count('rejected', 'invalid_heartbeat')
+      await store.count('scrapes', '200')
+      const { counters } = await store.snapshot(at(0))
+      expect(counters.rejected).toEqual({ invalid_heartbeat: 2 })
+      expect(counters.scrapes).toEqual({ '200': 1 })
+    })
+
+    it('changes the revision on every write and never on a read', async () => {
+      const store = await fresh()
+      const r0 = (await store.snapshot(at(0))).revision
+      expect((await store.snapshot(at(0))).revision).toBe(r0)
+      await store.apply([hb('a', 'ok')], at(0))
+      const r1 = (await store.snapshot(at(0))).revision
+      expect(r1).not.toBe(r0)
+      await store.count('scrapes', '200')
+      expect((await store.snapshot(at(0))).revision).toBe(r1)
+      await store.remove('a', at(0))
+      expect((await store.snapshot(at(0))).revision).not.toBe(r1)
+    })
+
+    it('hands out snapshots that later writes do not change', async () => {
+      const store = await fresh()
+      await store.apply([hb('a', 'ok')], at(0))
+      const before = await store.snapshot(at(0))
+      await store.apply([hb('a', 'degraded')], at(1))
+      await store.count('scrapes', '200')
+      expect(before.records[0]!.state).toBe('ok')
+      expect(before.counters.scrapes).toEqual({})
+    })
+
+    it('keeps many agents apart', async () => {
+      const store = await fresh()
+      const batch = Array.from({ length: 100 }, (_, i) => hb(`agent-${i}`, i % 2 ? 'ok' : 'degraded'))
+      await store.apply(batch, at(0))
+      const snapshot = await store.snapshot(at(0))
+      expect(snapshot.records).toHaveLength(100)
+      expect(snapshot.records.filter((r) => r.state === 'degraded')).toHaveLength(50)
+    })
+
+    it('keeps records and fleet counters across a reopen, when the driver is durable', async () => {
+      const harness = await open(suiteSettings)
+      if (!harness.reopen) return // memory: nothing to keep, by design
+      await harness.store.apply([hb('a', 'degraded', { labels: { region: 'zürich ✓' } })], at(0))
+      await harness.store.apply([hb('a', 'ok', { message: 'ünïcode "quoted" ✓' }), hb('b', 'ok', { interval_seconds: 1, grace_seconds: 0 })], at(1))
+      await harness.store.apply([hb('b', 'ok')], at(5))
+      const before = await harness.store.snapshot(at(5))
+      const reopened = await harness.reopen()
+      const after = await reopened.snapshot(at(5))
+      expect(after.records).toEqual(expect.arrayContaining(before.records))
+      expect(after.records).toHaveLength(before.records.length)
+      expect(after.counters).toMatchObject({ received: 4, missed: 1, expired: 0 })
+      await reopened.close()
+    })
+  })
+}

@@ -1,0 +1,86 @@
+// Start the real Node server (functions/node.ts) as its own process, on a port the
+// OS picks, on 127.0.0.1 only; stop it by its own process id.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export const ROOT = new URL('../..', import.meta.url).pathname
+
+export interface RunningServer {
+  url: string
+  dataDir: string
+  child: ChildProcess
+  output: () => string
+  /** SIGTERM and wait for the exit; resolves with the exit code. */
+  stop: () => Promise<number | null>
+  /** SIGKILL: no chance to flush or close anything. */
+  kill: () => Promise<void>
+}
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'pulsegate-e2e-'))
+}
+
+/** Run the server to its exit (for starts that must fail); resolves with code and output. */
+export function runToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['functions/node.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout.on('data', (d) => (output += d))
+    child.stderr.on('data', (d) => (output += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, output })
+    })
+  })
+}
+
+export function startServer(env: Record<string, string> = {}, dataDir = tempDataDir()): Promise<RunningServer> {
+  const child = spawn(process.execPath, ['functions/node.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (d) => (output += d))
+  child.stderr!.on('data', (d) => (output += d))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`server did not start in time:\n${output}`))
+    }, 15_000)
+    const early = (code: number | null) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code} before listening:\n${output}`))
+    }
+    child.on('exit', early)
+    child.stdout!.on('data', () => {
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+      if (!match) return
+      clearTimeout(timer)
+      child.off('exit', early)
+      resolve({
+        url: match[1]!,
+        dataDir,
+        child,
+        output: () => output,
+        stop: async () => {
+          child.kill('SIGTERM')
+          return exited
+        },
+        kill: async () => {
+          child.kill('SIGKILL')
+          await exited
+        },
+      })
+    })
+  })
+}
