@@ -1,0 +1,14 @@
+// The shared HTTP story against the real Node server process.
+import { afterAll, beforeAll } from 'vitest'
+import { httpScenario } from './scenario.ts'
+import { type RunningServer, startServer } from './support/server.ts'
+
+let server: RunningServer
+beforeAll(async () => {
+  server = await startServer({ RECOVERY_SECONDS: '0' })
+})
+afterAll(async () => {
+  await server?.stop()
+})
+
+httpScenario('node (functions/node.ts, SQLite)', { url: () => server.url, runtime: 'node', processMetrics: true })
