@@ -25,11 +25,31 @@ function identifier(max: number) {
 export const agentId = identifier(128)
 export const componentId = identifier(64)
 
-const labelName = z
-  .string()
-  .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a Prometheus label name')
-  .refine((name) => !name.startsWith('__'), 'names starting with __ are reserved')
-  .refine((name) => !RESERVED_LABELS.has(name), 'agent, component and version are reserved')
+/** Why a label name is refused, or null: Prometheus syntax, and not one pulsegate uses itself. */
+function labelNameProblem(name: string): string | null {
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) return 'must be a Prometheus label name'
+  if (name.startsWith('__')) return 'names starting with __ are reserved'
+  if (RESERVED_LABELS.has(name)) return 'agent, component and version are reserved'
+  return null
+}
+
+// Names are checked on the raw JSON object, before a record schema sees them:
+// a key schema would only say "Invalid key in record", and a "__proto__" key
+// would never reach it (it would silently vanish instead of being refused).
+const labels = z.preprocess(
+  (value, ctx) => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const name of Object.keys(value)) {
+        const problem = labelNameProblem(name)
+        if (problem) ctx.issues.push({ code: 'custom', path: [name], message: `label ${JSON.stringify(name)}: ${problem}`, input: value })
+      }
+    }
+    return value
+  },
+  z
+    .record(z.string(), z.string().max(128))
+    .refine((l) => Object.keys(l).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`),
+)
 
 export const heartbeatSchema = z.strictObject({
   agent: agentId,
@@ -43,10 +63,7 @@ export const heartbeatSchema = z.strictObject({
   pid: z.int().min(1).max(2 ** 31 - 1).optional(),
   interval_seconds: z.number().positive().max(ONE_DAY_SECONDS).optional(),
   grace_seconds: z.number().min(0).max(ONE_DAY_SECONDS).optional(),
-  labels: z
-    .record(labelName, z.string().max(128))
-    .refine((labels) => Object.keys(labels).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`)
-    .optional(),
+  labels: labels.optional(),
 })
 
 /**

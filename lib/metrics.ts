@@ -141,7 +141,9 @@ export async function renderMetrics(input: ScrapeInput, openMetrics: boolean): P
       // prom-client's nodejs_active_*_total are gauges with a counter's suffix, which
       // promtool flags and OpenMetrics forbids; each is only the sum of its typed series.
       if (String(type) === 'gauge' && name.endsWith('_total')) continue
-      registry.registerMetric({ name, help, type, aggregator, get: () => ({ name, help, type, values, aggregator }) } as never)
+      // get() reads the copy's name back, since OpenMetrics rendering strips `_total` from it first.
+      const copy = { name, help, type, aggregator, get: () => ({ name: copy.name, help, type, values, aggregator }) }
+      registry.registerMetric(copy as never)
     }
   }
   return { body: await registry.metrics(), contentType: registry.contentType }

@@ -19,7 +19,7 @@ const settingsSchema = z.object({
   RECOVERY_SECONDS: seconds(10),
   DEFAULT_INTERVAL_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
   EXPIRE_SECONDS: seconds(3600),
-  SWEEP_SECONDS: z.coerce.number().finite().positive().default(60),
+  SWEEP_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
 })
 
 export interface Settings extends ReadinessSettings {
@@ -36,10 +36,10 @@ export class SettingsError extends Error {
   name = 'SettingsError'
 }
 
-/** Read settings from an env-like record; empty strings count as unset. */
+/** Read settings from an env-like record; empty or blank values count as unset. */
 export function loadSettings(env: Record<string, unknown> = {}): Settings {
   const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+    Object.entries(env).filter(([, value]) => value !== undefined && String(value).trim() !== ''),
   )
   const result = settingsSchema.safeParse(present)
   if (!result.success) {

@@ -111,6 +111,7 @@ describe('POST /v1/heartbeat', () => {
     ['label name starting with __', { agent: 'a', status: 'ok', labels: { __name__: 'v' } }, ['labels', '__name__']],
     ['label name agent', { agent: 'a', status: 'ok', labels: { agent: 'v' } }, ['labels', 'agent']],
     ['label name version', { agent: 'a', status: 'ok', labels: { version: 'v' } }, ['labels', 'version']],
+    ['label name __proto__', JSON.parse('{"agent":"a","status":"ok","labels":{"__proto__":{"x":"y"}}}'), ['labels', '__proto__']],
     ['label value of 129 chars', { agent: 'a', status: 'ok', labels: { a: long(129) } }, ['labels', 'a']],
     ['label value not a string', { agent: 'a', status: 'ok', labels: { a: 1 } }, ['labels', 'a']],
     ['an unknown field', { agent: 'a', status: 'ok', interval: 5 }, []],
@@ -134,6 +135,17 @@ describe('POST /v1/heartbeat', () => {
     const after = await store.snapshot(now)
     expect(after.records).toEqual(before.records)
     expect(after.counters.received).toBe(before.counters.received)
+  })
+
+  it('says why a label name is refused', async () => {
+    const { post } = setup()
+    const res = await post({ agent: 'a', status: 'ok', labels: { __x: '1', agent: 'b', 'a-b': 'c' } })
+    const { error } = (await res.json()) as any
+    expect(error.issues).toEqual([
+      { path: ['labels', '__x'], message: 'label "__x": names starting with __ are reserved' },
+      { path: ['labels', 'agent'], message: 'label "agent": agent, component and version are reserved' },
+      { path: ['labels', 'a-b'], message: 'label "a-b": must be a Prometheus label name' },
+    ])
   })
 
   it('rejects malformed JSON with 400 malformed_json', async () => {
@@ -510,7 +522,11 @@ describe('/metrics', () => {
     collectDefaultMetrics({ register: runtimeRegistry })
     const { request, metrics } = setup({}, { runtimeRegistry })
     await request('/healthz')
-    await metrics({ Accept: 'application/openmetrics-text' })
+    const om = await metrics({ Accept: 'application/openmetrics-text' })
+    expect(om).toMatch(/^# TYPE process_cpu_seconds counter$/m)
+    expect(om).toMatch(/^process_cpu_seconds_total \d/m)
+    expect(om).toMatch(/^pulsegate_http_requests_total\{/m)
+    expect(om).not.toContain('_total_total')
     const text = await metrics()
     expect(text).toMatch(/^process_cpu_seconds_total \d/m)
     expect(text).toMatch(/^nodejs_heap_size_used_bytes \d/m)

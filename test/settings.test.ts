@@ -13,7 +13,7 @@ describe('settings', () => {
     expect(loadSettings({
       PORT: '9000', HOST: '0.0.0.0', DATA_DIR: '/var/lib/pulsegate', HEARTBEAT_TOKEN: 'a, b,,',
       METRICS_TOKEN: 'm', RECOVERY_SECONDS: '2.5', DEFAULT_INTERVAL_SECONDS: '5', EXPIRE_SECONDS: '0',
-      SWEEP_SECONDS: '', UNRELATED: 'x',
+      SWEEP_SECONDS: '  ', UNRELATED: 'x',
     })).toEqual({
       port: 9000, host: '0.0.0.0', dataDir: '/var/lib/pulsegate', heartbeatTokens: ['a', 'b'], metricsTokens: ['m'],
       recoverySeconds: 2.5, defaultIntervalSeconds: 5, expireSeconds: 0, sweepSeconds: 60,
@@ -27,6 +27,7 @@ describe('settings', () => {
     ['RECOVERY_SECONDS', 'Infinity'],
     ['DEFAULT_INTERVAL_SECONDS', '0'],
     ['EXPIRE_SECONDS', 'never'],
+    ['SWEEP_SECONDS', '3000000'],
   ])('stops on %s=%s with a message naming it', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError)
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`^invalid setting ${name}:`))
