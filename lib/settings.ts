@@ -20,6 +20,7 @@ const settingsSchema = z.object({
   DEFAULT_INTERVAL_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
   EXPIRE_SECONDS: seconds(3600),
   SWEEP_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
+  PROBE_SOURCE: z.enum(['kv', 'do']).default('kv'),
 })
 
 export interface Settings extends ReadinessSettings {
@@ -30,6 +31,8 @@ export interface Settings extends ReadinessSettings {
   metricsTokens: string[]
   /** How often a long-running server drops expired components (state is right without it). */
   sweepSeconds: number
+  /** Workers only: probes read the KV mirror (cheap, global, eventually consistent) or the Durable Object. */
+  probeSource: 'kv' | 'do'
 }
 
 export class SettingsError extends Error {
@@ -57,5 +60,6 @@ export function loadSettings(env: Record<string, unknown> = {}): Settings {
     defaultIntervalSeconds: s.DEFAULT_INTERVAL_SECONDS,
     expireSeconds: s.EXPIRE_SECONDS,
     sweepSeconds: s.SWEEP_SECONDS,
+    probeSource: s.PROBE_SOURCE,
   }
 }

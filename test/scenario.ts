@@ -13,16 +13,19 @@ export interface ScenarioTarget {
   runtime: string
   /** Whether /metrics has process metrics (Node, Bun, Deno: yes; Workers: no). */
   processMetrics: boolean
+  /** How to send a request; the global fetch unless the server lives in this isolate. */
+  fetch?: (input: string, init?: RequestInit) => Promise<Response>
 }
 
 export function httpScenario(name: string, target: ScenarioTarget): void {
+  const send = target.fetch ?? ((input: string, init?: RequestInit) => fetch(input, init))
   const call = async (method: string, path: string, body?: unknown) => {
     const init: RequestInit = { method }
     if (body !== undefined) {
       init.headers = { 'Content-Type': 'application/json' }
       init.body = JSON.stringify(body)
     }
-    const res = await fetch(`${target.url()}${path}`, init)
+    const res = await send(`${target.url()}${path}`, init)
     const text = await res.text()
     return { status: res.status, text, headers: res.headers, json: () => JSON.parse(text) }
   }
@@ -132,7 +135,7 @@ export function httpScenario(name: string, target: ScenarioTarget): void {
       }
       expect(res.text).not.toContain('story-5')
       expect(/^process_cpu_seconds_total /m.test(res.text)).toBe(target.processMetrics)
-      const om = await fetch(`${target.url()}/metrics`, { headers: { Accept: 'application/openmetrics-text' } })
+      const om = await send(`${target.url()}/metrics`, { headers: { Accept: 'application/openmetrics-text' } })
       expect(om.headers.get('Content-Type')).toMatch(/^application\/openmetrics-text/)
       expect((await om.text()).endsWith('# EOF\n')).toBe(true)
     })

@@ -10,6 +10,8 @@ export interface StoreHarness {
   store: Store
   /** Close this store and open a new one over the same data (durable drivers only). */
   reopen?: () => Promise<Store>
+  /** The driver stores traffic counters too, so they survive a reopen (the Durable Object). */
+  storesTrafficCounters?: boolean
 }
 
 export const suiteSettings: ReadinessSettings = { recoverySeconds: 10, defaultIntervalSeconds: 60, expireSeconds: 3600 }
@@ -172,12 +174,16 @@ export function storeSuite(name: string, open: (settings: ReadinessSettings) => 
       await harness.store.apply([hb('a', 'degraded', { labels: { region: 'zürich ✓' } })], at(0))
       await harness.store.apply([hb('a', 'ok', { message: 'ünïcode "quoted" ✓' }), hb('b', 'ok', { interval_seconds: 1, grace_seconds: 0 })], at(1))
       await harness.store.apply([hb('b', 'ok')], at(5))
+      await harness.store.count('rejected', 'invalid_heartbeat')
+      await harness.store.count('scrapes', '200')
       const before = await harness.store.snapshot(at(5))
       const reopened = await harness.reopen()
       const after = await reopened.snapshot(at(5))
       expect(after.records).toEqual(expect.arrayContaining(before.records))
       expect(after.records).toHaveLength(before.records.length)
       expect(after.counters).toMatchObject({ received: 4, missed: 1, expired: 0 })
+      const traffic = harness.storesTrafficCounters ? before.counters : { rejected: {}, scrapes: {} }
+      expect(after.counters).toMatchObject({ rejected: traffic.rejected, scrapes: traffic.scrapes })
       await reopened.close()
     })
   })

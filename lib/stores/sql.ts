@@ -6,7 +6,7 @@
 // scrapes never touch the disk, and SQLite only ever sees writes.
 import type { Heartbeat } from '../heartbeat.ts'
 import type { ComponentRecord, ReadinessSettings, State } from '../readiness.ts'
-import type { FleetCounters, Snapshot, Store, TrafficCounter } from './store.ts'
+import type { Counters, FleetCounters, Snapshot, Store, TrafficCounter } from './store.ts'
 import { type Change, FleetTable } from './table.ts'
 
 export type SqlValue = string | number | null
@@ -73,18 +73,35 @@ function fromRow(row: Record<string, unknown>): ComponentRecord {
   }
 }
 
+export interface SqlStoreOptions {
+  /**
+   * Store the traffic counters (rejections, scrapes) too. A Durable Object must:
+   * its memory is lost on eviction. A long-running process keeps them in memory,
+   * so that a flood of bad requests does not become a flood of disk writes.
+   */
+  storeTrafficCounters?: boolean
+}
+
+const FLEET_COUNTERS: ReadonlySet<string> = new Set(['received', 'missed', 'expired'])
+const TRAFFIC_COUNTERS: ReadonlySet<string> = new Set(['rejected', 'scrapes'])
+
 export class SqlStore implements Store {
   private readonly table: FleetTable
   private readonly db: SqlDatabase
+  private readonly storeTrafficCounters: boolean
 
-  constructor(db: SqlDatabase, settings: ReadinessSettings) {
+  constructor(db: SqlDatabase, settings: ReadinessSettings, options: SqlStoreOptions = {}) {
     this.db = db
     this.table = new FleetTable(settings)
+    this.storeTrafficCounters = options.storeTrafficCounters ?? false
     db.exec(SCHEMA)
-    const counters: Partial<FleetCounters> = {}
+    const counters: Partial<Counters> = { rejected: {}, scrapes: {} }
     for (const row of db.all('SELECT name, value FROM counters')) {
-      const name = String(row.name)
-      if (name === 'received' || name === 'missed' || name === 'expired') counters[name] = Number(row.value)
+      // Fleet counters are stored as "received"; traffic counters as "rejected:<reason>".
+      const [name = '', label] = String(row.name).split(/:(.*)/s)
+      const value = Number(row.value)
+      if (FLEET_COUNTERS.has(name)) counters[name as keyof FleetCounters] = value
+      else if (TRAFFIC_COUNTERS.has(name) && label !== undefined) counters[name as TrafficCounter]![label] = value
     }
     this.table.load(db.all('SELECT * FROM components').map(fromRow), counters)
   }
@@ -105,8 +122,8 @@ export class SqlStore implements Store {
     return this.table.snapshot(now)
   }
 
-  /** Traffic counters stay in memory: a flood of bad requests must not become a flood of disk writes. */
   async count(counter: TrafficCounter, label: string): Promise<void> {
+    if (this.storeTrafficCounters) this.db.run(ADD_TO_COUNTER, [`${counter}:${label}`, 1])
     this.table.count(counter, label)
   }
 

@@ -39,7 +39,7 @@ export class FleetTable {
   }
 
   /** Load what a durable driver found at start. */
-  load(records: Iterable<ComponentRecord>, counters: Partial<FleetCounters> = {}): void {
+  load(records: Iterable<ComponentRecord>, counters: Partial<Counters> = {}): void {
     for (const record of records) this.records.set(recordKey(record.agent, record.component), record)
     Object.assign(this.counters, counters)
     this.revision++

@@ -1,0 +1,110 @@
+// The Fleet object mirrors its snapshot to KV, coalesced to one write a second;
+// probes read KV in `kv` mode (cheap, may lag) and the object in `do` mode (fresh).
+import { env } from 'cloudflare:workers'
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { describe, expect, it } from 'vitest'
+import { viewFleet } from '../../lib/fleet.ts'
+import { loadSettings } from '../../lib/settings.ts'
+import {
+  DurableObjectStore,
+  type MirroredSnapshot,
+  MIRROR_SPACING_MS,
+  SNAPSHOT_KEY,
+} from '../../lib/stores/durable-object.ts'
+
+const settings = loadSettings({})
+// Each test has its own Fleet object; KV is shared within this file, so tests
+// that read the mirror run one at a time (describe blocks run in order).
+function fleet() {
+  const name = crypto.randomUUID()
+  return {
+    stub: env.FLEET.getByName(name),
+    kv: new DurableObjectStore(env, { ...settings, probeSource: 'kv' }, name),
+    direct: new DurableObjectStore(env, { ...settings, probeSource: 'do' }, name),
+  }
+}
+const alarmOf = (stub: DurableObjectStub) => runInDurableObject(stub, (_i, state) => state.storage.getAlarm())
+const mirrored = () => env.SNAPSHOTS.get<MirroredSnapshot>(SNAPSHOT_KEY, 'json')
+
+describe('the KV mirror', () => {
+  it('is written by the alarm a write schedules, and then probes in kv mode read it', async () => {
+    const { stub, kv, direct } = fleet()
+    await env.SNAPSHOTS.delete(SNAPSHOT_KEY)
+    const now = Date.now()
+    await direct.apply([{ agent: 'node-17', status: 'ok', pid: 7 }], now)
+    const alarm = await alarmOf(stub)
+    expect(alarm).not.toBeNull()
+    expect(alarm!).toBeLessThanOrEqual(Date.now()) // the first change is mirrored at once
+    expect(await mirrored()).toBeNull()
+    expect(await runDurableObjectAlarm(stub)).toBe(true)
+    const copy = await mirrored()
+    expect(copy!.records.map((r) => [r.agent, r.state, r.pid])).toEqual([['node-17', 'ok', 7]])
+    expect(copy!.counters.received).toBe(1)
+    expect((await kv.snapshot(Date.now())).records).toEqual(copy!.records)
+  })
+
+  it('coalesces a burst of writes into one later mirror, and kv mode lags while do mode is fresh', async () => {
+    const { stub, kv, direct } = fleet()
+    await direct.apply([{ agent: 'node-9', status: 'ok' }], Date.now())
+    await runDurableObjectAlarm(stub)
+    const first = (await mirrored())!
+
+    const alarms = []
+    for (const status of ['degraded', 'ok', 'degraded'] as const) {
+      await direct.apply([{ agent: 'node-9', status }], Date.now())
+      alarms.push(await alarmOf(stub))
+    }
+    // KV takes one write a second per key: the next mirror waits a second after
+    // the last one, and the whole burst shares that one alarm.
+    expect(MIRROR_SPACING_MS).toBe(1000)
+    expect(alarms[0]).toBeGreaterThanOrEqual(first.mirroredAt + 1000)
+    expect(new Set(alarms).size).toBe(1)
+    expect((await kv.snapshot(Date.now())).records[0]!.state).toBe('ok') // stale copy
+    expect((await direct.snapshot(Date.now())).records[0]!.state).toBe('degraded') // fresh
+
+    await runDurableObjectAlarm(stub)
+    const second = (await mirrored())!
+    expect(second.records[0]!.state).toBe('degraded')
+    expect(second.counters.received).toBe(4)
+    expect(second.revision).toBeGreaterThan(first.revision)
+    expect((await kv.snapshot(Date.now())).records[0]!.state).toBe('degraded')
+  })
+
+  it('shows a missed heartbeat from a stale copy at once: state is observed at read time', async () => {
+    const { stub, kv } = fleet()
+    const past = Date.now() - 120_000
+    await kv.apply([{ agent: 'node-3', status: 'ok', interval_seconds: 5, grace_seconds: 5 }], past)
+    await runDurableObjectAlarm(stub)
+    const [record] = (await kv.snapshot(Date.now())).records
+    expect(record!.lastSeen).toBe(past)
+    const view = viewFleet([record!], Date.now(), settings)
+    expect(view.agents[0]!.state).toBe('degraded')
+    expect(view.agents[0]!.components[0]!.reason).toBe('missed heartbeat')
+  })
+
+  it('drops expired components on the alarm, counting them', async () => {
+    const { stub, direct } = fleet()
+    await direct.apply([{ agent: 'old', status: 'ok' }], Date.now() - 3_700_000)
+    await direct.apply([{ agent: 'new', status: 'ok' }], Date.now())
+    await runDurableObjectAlarm(stub)
+    const rows = await runInDurableObject(stub, (_i, state) => state.storage.sql.exec('SELECT agent FROM components').toArray())
+    expect(rows).toEqual([{ agent: 'new' }])
+    expect((await direct.snapshot(Date.now())).counters).toMatchObject({ expired: 1, missed: 1 })
+    // The next wake-up is the next expiry.
+    const next = await alarmOf(stub)
+    expect(next).toBeGreaterThan(Date.now() + 3_500_000)
+  })
+
+  it('keeps rejections and scrapes in the object, so no isolate memory is needed', async () => {
+    const { stub, direct } = fleet()
+    await direct.count('rejected', 'invalid_heartbeat')
+    await direct.count('scrapes', '200')
+    const stored = await runInDurableObject(stub, (_i, state) =>
+      state.storage.sql.exec("SELECT name, value FROM counters WHERE name LIKE '%:%' ORDER BY name").toArray(),
+    )
+    expect(stored).toEqual([
+      { name: 'rejected:invalid_heartbeat', value: 1 },
+      { name: 'scrapes:200', value: 1 },
+    ])
+  })
+})
