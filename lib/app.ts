@@ -2,7 +2,7 @@
 // functions/ only build a Store and hand this app to their server.
 import { prometheus } from '@hono/prometheus'
 import { zValidator } from '@hono/zod-validator'
-import { Hono, type MiddlewareHandler } from 'hono'
+import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { accepts } from 'hono/accepts'
 import { bearerAuth } from 'hono/bearer-auth'
 import { bodyLimit } from 'hono/body-limit'
@@ -10,9 +10,9 @@ import type { Registry } from 'prom-client'
 import { ApiError, errorResponse, toApiError } from './errors.ts'
 import { type AgentView, type ComponentView, type FleetView, describeAgent, viewFleet } from './fleet.ts'
 import { MAX_BODY_BYTES, heartbeatBodySchema } from './heartbeat.ts'
-import { renderMetrics } from './metrics.ts'
+import { createMetricsRenderer } from './metrics.ts'
 import {
-  type Readiness,
+  type Check,
   READYZ_CODE,
   agentChecks,
   componentChecks,
@@ -20,6 +20,7 @@ import {
   readyzStatus,
   verboseReadyz,
 } from './probes.ts'
+import type { State } from './readiness.ts'
 import type { Settings } from './settings.ts'
 import type { Snapshot, Store } from './stores/store.ts'
 
@@ -96,9 +97,17 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const auth = (tokens: string[]): MiddlewareHandler =>
     tokens.length > 0 ? bearerAuth({ token: tokens }) : async (_c, next) => next()
 
+  const renderMetrics = createMetricsRenderer()
+
+  // The view of the fleet is derived again only when the records change (a new
+  // snapshot array) or a deadline passes; probes in between cost a lookup.
+  let cached: { records: Snapshot['records']; view: FleetView } | undefined
   const fleetAt = async (now: number): Promise<{ view: FleetView; snapshot: Snapshot }> => {
     const snapshot = await store.snapshot(now)
-    return { view: viewFleet(snapshot.records, now, settings), snapshot }
+    if (!cached || cached.records !== snapshot.records || now > cached.view.validUntil) {
+      cached = { records: snapshot.records, view: viewFleet(snapshot.records, now, settings) }
+    }
+    return { view: cached.view, snapshot }
   }
 
   app.onError((error, c) => {
@@ -162,10 +171,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   )
 
   app.get('/v1/agents', async (c) => {
-    const now = clock()
-    const { view } = await fleetAt(now)
-    const fleet = readiness(agentChecks(view.agents), [])
-    return c.json({ state: fleet.state, agents: view.agents.map(agentJson) })
+    const { view } = await fleetAt(clock())
+    return c.json({ state: view.state, agents: view.agents.map(agentJson) })
   })
 
   app.get('/v1/agents/:agent', async (c) => {
@@ -181,27 +188,36 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     return c.json({ agent, removed })
   })
 
-  const answerReadyz = (c: Parameters<MiddlewareHandler>[0], result: Readiness, subject: string, pid?: number | null) => {
-    const code = READYZ_CODE[result.state]
-    if (c.req.query('verbose') !== undefined) return c.text(verboseReadyz(result), code)
-    const body: { status: string; state: string; pid?: number } = {
-      status: readyzStatus(result.state, subject),
-      state: result.state,
+  const answerReadyz = (
+    c: Context,
+    subject: string,
+    state: State,
+    checks: () => Check[],
+    pid: number | null = null,
+  ) => {
+    const exclude = c.req.queries('exclude') ?? []
+    const verbose = c.req.query('verbose') !== undefined
+    // Most probes ask for neither, and then the state is the view's own aggregate.
+    const result = exclude.length > 0 || verbose ? readiness(checks(), exclude) : undefined
+    const code = READYZ_CODE[result?.state ?? state]
+    if (result && verbose) return c.text(verboseReadyz(result), code)
+    const body: { status: string; state: State; pid?: number } = {
+      status: readyzStatus(result?.state ?? state, subject),
+      state: result?.state ?? state,
     }
-    if (pid != null) body.pid = pid
+    if (pid !== null) body.pid = pid
     return c.json(body, code)
   }
 
   app.get('/readyz', async (c) => {
     const { view } = await fleetAt(clock())
-    return answerReadyz(c, readiness(agentChecks(view.agents), c.req.queries('exclude') ?? []), 'fleet')
+    return answerReadyz(c, 'fleet', view.state, () => agentChecks(view.agents))
   })
 
   app.get('/readyz/:agent', async (c) => {
     const agent = (await fleetAt(clock())).view.byId.get(c.req.param('agent'))
     if (!agent) throw new ApiError(404, 'unknown_agent', `no agent ${c.req.param('agent')}`)
-    const result = readiness(componentChecks(agent), c.req.queries('exclude') ?? [])
-    return answerReadyz(c, result, `agent ${agent.agent}`, agent.pid)
+    return answerReadyz(c, `agent ${agent.agent}`, agent.state, () => componentChecks(agent), agent.pid)
   })
 
   app.get(
@@ -217,8 +233,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     },
     auth(settings.metricsTokens),
     async (c) => {
-      const now = clock()
-      const { view, snapshot } = await fleetAt(now)
+      const { view, snapshot } = await fleetAt(clock())
       const format = accepts(c, {
         header: 'Accept',
         supports: ['application/openmetrics-text', 'text/plain'],

@@ -36,8 +36,15 @@ export interface FleetView {
   /** Agents sorted by id, components sorted by name. */
   agents: AgentView[]
   byId: Map<string, AgentView>
+  /** All agents aggregated with Teleport's rule. */
+  state: State
   /** Components past their deadline right now. */
   overdue: number
+  /**
+   * The view holds until this instant (ms): the next deadline. Only a deadline
+   * passing changes a state without a heartbeat (recovering → ok waits for one).
+   */
+  validUntil: number
 }
 
 export function viewComponent(record: ComponentRecord, now: number, settings: ReadinessSettings): ComponentView {
@@ -56,15 +63,18 @@ export function viewComponent(record: ComponentRecord, now: number, settings: Re
 export function viewFleet(records: Iterable<ComponentRecord>, now: number, settings: ReadinessSettings): FleetView {
   const grouped = new Map<string, ComponentView[]>()
   let overdue = 0
+  let validUntil = Infinity
   for (const record of records) {
     const view = viewComponent(record, now, settings)
     if (view.overdue) overdue++
+    else validUntil = Math.min(validUntil, view.deadline)
     const list = grouped.get(record.agent)
     if (list) list.push(view)
     else grouped.set(record.agent, [view])
   }
   const agents = [...grouped.keys()].sort(compare).map((agent) => viewAgent(agent, grouped.get(agent)!))
-  return { agents, byId: new Map(agents.map((a) => [a.agent, a])), overdue }
+  const state = aggregate(agents.map((a) => a.state))
+  return { agents, byId: new Map(agents.map((a) => [a.agent, a])), state, overdue, validUntil }
 }
 
 function viewAgent(agent: string, components: ComponentView[]): AgentView {

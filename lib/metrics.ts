@@ -5,7 +5,7 @@
 import { Counter, Gauge, Registry, type RegistryContentType } from 'prom-client'
 import type { FleetView } from './fleet.ts'
 import { STATE_VALUE, type State } from './readiness.ts'
-import type { Counters } from './stores/store.ts'
+import { type Counters, recordKey } from './stores/store.ts'
 
 export interface BuildInfo {
   version: string
@@ -87,64 +87,114 @@ export interface Exposition {
   contentType: string
 }
 
-export async function renderMetrics(input: ScrapeInput, openMetrics: boolean): Promise<Exposition> {
-  const registry = new Registry<RegistryContentType>()
-  registry.setContentType(openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE)
-  const metric = <N extends MetricName>(name: N) => {
-    const { kind, help, ...rest } = METRICS[name] as Definition
-    const labelNames = 'labelNames' in rest ? [...rest.labelNames!] : []
-    return new kind({ name, help, labelNames, registers: [registry] })
-  }
-  const gauge = (name: MetricName) => metric(name) as Gauge
-  const counter = (name: MetricName) => metric(name) as Counter
+/** Label values as the text formats want them (both escape the same three characters). */
+function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+}
 
-  const { view, counters } = input
-  const processState = gauge('process_state')
-  const lastHeartbeat = gauge('pulsegate_last_heartbeat_timestamp_seconds')
-  const connected = new Map<string, number>()
-  const versions = new Map<string, number>()
-  const health = { healthy: 0, unhealthy: 0, unknown: 0 }
+function familyHeader(name: MetricName): string {
+  return `# HELP ${name} ${METRICS[name].help}\n# TYPE ${name} gauge\n`
+}
+
+/** What /metrics reports per agent rather than per component: small, one pass over the agents. */
+interface FleetTotals {
+  connected: Map<string, number>
+  versions: Map<string, number>
+  health: Record<'healthy' | 'unhealthy' | 'unknown', number>
+}
+
+function fleetTotals(view: FleetView): FleetTotals {
+  const totals: FleetTotals = { connected: new Map(), versions: new Map(), health: { healthy: 0, unhealthy: 0, unknown: 0 } }
   for (const agent of view.agents) {
-    health[HEALTH[agent.state]]++
+    totals.health[HEALTH[agent.state]]++
     const version = agent.version ?? UNKNOWN_VERSION
-    versions.set(version, (versions.get(version) ?? 0) + 1)
-    for (const c of agent.components) {
-      const labels = { agent: agent.agent, component: c.record.component }
-      processState.set(labels, STATE_VALUE[c.state])
-      lastHeartbeat.set(labels, c.record.lastSeen / 1000)
-      connected.set(c.record.component, (connected.get(c.record.component) ?? 0) + 1)
-    }
+    totals.versions.set(version, (totals.versions.get(version) ?? 0) + 1)
+    for (const c of agent.components) totals.connected.set(c.record.component, (totals.connected.get(c.record.component) ?? 0) + 1)
   }
-  counter('heartbeat_connections_received_total').inc(counters.received)
-  counter('heartbeat_missed_total').inc(counters.missed)
-  const connectedResources = gauge('teleport_connected_resources')
-  for (const [type, n] of connected) connectedResources.set({ type }, n)
-  const registered = gauge('teleport_registered_servers')
-  for (const [version, n] of versions) registered.set({ version }, n)
-  gauge('teleport_resources_health_status_healthy').set(health.healthy)
-  gauge('teleport_resources_health_status_unhealthy').set(health.unhealthy)
-  gauge('teleport_resources_health_status_unknown').set(health.unknown)
-  const scrapes = counter('promhttp_metric_handler_requests_total')
-  scrapes.inc({ code: '200' }, 0) // as promhttp does, so the first scrape already has the series
-  for (const [code, n] of Object.entries(counters.scrapes)) scrapes.inc({ code }, n)
-  gauge('promhttp_metric_handler_requests_in_flight').set(input.inFlight)
-  const rejected = counter('pulsegate_heartbeats_rejected_total')
-  for (const [reason, n] of Object.entries(counters.rejected)) rejected.inc({ reason }, n)
-  counter('pulsegate_expired_total').inc(counters.expired)
-  gauge('pulsegate_overdue_components').set(view.overdue)
-  gauge('pulsegate_build_info').set({ ...input.build }, 1)
+  return totals
+}
 
-  if (input.runtimeRegistry) {
-    // Copies, not the runtime's own metric objects: prom-client renames counters
-    // in place when it renders OpenMetrics, which would spoil the next text scrape.
-    for (const { name, help, type, values, aggregator } of await input.runtimeRegistry.getMetricsAsJSON()) {
-      // prom-client's nodejs_active_*_total are gauges with a counter's suffix, which
-      // promtool flags and OpenMetrics forbids; each is only the sum of its typed series.
-      if (String(type) === 'gauge' && name.endsWith('_total')) continue
-      // get() reads the copy's name back, since OpenMetrics rendering strips `_total` from it first.
-      const copy = { name, help, type, aggregator, get: () => ({ name: copy.name, help, type, values, aggregator }) }
-      registry.registerMetric(copy as never)
+export type MetricsRenderer = (input: ScrapeInput, openMetrics: boolean) => Promise<Exposition>
+
+/**
+ * Build a renderer for one app. prom-client renders every family but the two
+ * with a series per component (process_state and the last heartbeat time):
+ * those are written here in the same exposition syntax, from label strings
+ * escaped once per component and kept between scrapes, and the whole block is
+ * kept for as long as the fleet view it came from. A scrape of an unchanged
+ * fleet of 100k components then costs the few small families only.
+ */
+export function createMetricsRenderer(): MetricsRenderer {
+  let labelsByKey = new Map<string, string>()
+  const perView = new WeakMap<FleetView, { block: string; totals: FleetTotals }>()
+
+  const componentBlock = (view: FleetView): string => {
+    const labels = new Map<string, string>()
+    let states = familyHeader('process_state')
+    let seen = familyHeader('pulsegate_last_heartbeat_timestamp_seconds')
+    for (const agent of view.agents) {
+      for (const c of agent.components) {
+        const key = recordKey(agent.agent, c.record.component)
+        let set = labelsByKey.get(key)
+        if (set === undefined) set = `{agent="${escapeLabelValue(agent.agent)}",component="${escapeLabelValue(c.record.component)}"}`
+        labels.set(key, set)
+        states += `process_state${set} ${STATE_VALUE[c.state]}\n`
+        seen += `pulsegate_last_heartbeat_timestamp_seconds${set} ${c.record.lastSeen / 1000}\n`
+      }
     }
+    labelsByKey = labels // components gone from the fleet leave the cache with it
+    return `${states}${seen}`
   }
-  return { body: await registry.metrics(), contentType: registry.contentType }
+
+  return async (input, openMetrics) => {
+    const { view, counters } = input
+    let cached = perView.get(view)
+    if (!cached) perView.set(view, (cached = { block: componentBlock(view), totals: fleetTotals(view) }))
+    const { connected, versions, health } = cached.totals
+
+    const registry = new Registry<RegistryContentType>()
+    registry.setContentType(openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE)
+    const metric = (name: MetricName) => {
+      const { kind, help, ...rest } = METRICS[name] as Definition
+      const labelNames = 'labelNames' in rest ? [...rest.labelNames!] : []
+      return new kind({ name, help, labelNames, registers: [registry] })
+    }
+    const gauge = (name: MetricName) => metric(name) as Gauge
+    const counter = (name: MetricName) => metric(name) as Counter
+
+    counter('heartbeat_connections_received_total').inc(counters.received)
+    counter('heartbeat_missed_total').inc(counters.missed)
+    const connectedResources = gauge('teleport_connected_resources')
+    for (const [type, n] of connected) connectedResources.set({ type }, n)
+    const registered = gauge('teleport_registered_servers')
+    for (const [version, n] of versions) registered.set({ version }, n)
+    gauge('teleport_resources_health_status_healthy').set(health.healthy)
+    gauge('teleport_resources_health_status_unhealthy').set(health.unhealthy)
+    gauge('teleport_resources_health_status_unknown').set(health.unknown)
+    const scrapes = counter('promhttp_metric_handler_requests_total')
+    scrapes.inc({ code: '200' }, 0) // as promhttp does, so the first scrape already has the series
+    for (const [code, n] of Object.entries(counters.scrapes)) scrapes.inc({ code }, n)
+    gauge('promhttp_metric_handler_requests_in_flight').set(input.inFlight)
+    const rejected = counter('pulsegate_heartbeats_rejected_total')
+    for (const [reason, n] of Object.entries(counters.rejected)) rejected.inc({ reason }, n)
+    counter('pulsegate_expired_total').inc(counters.expired)
+    gauge('pulsegate_overdue_components').set(view.overdue)
+    gauge('pulsegate_build_info').set({ ...input.build }, 1)
+
+    if (input.runtimeRegistry) {
+      // Copies, not the runtime's own metric objects: prom-client renames counters
+      // in place when it renders OpenMetrics, which would spoil the next text scrape.
+      for (const { name, help, type, values, aggregator } of await input.runtimeRegistry.getMetricsAsJSON()) {
+        // prom-client's nodejs_active_*_total are gauges with a counter's suffix, which
+        // promtool flags and OpenMetrics forbids; each is only the sum of its typed series.
+        if (String(type) === 'gauge' && name.endsWith('_total')) continue
+        // get() reads the copy's name back, since OpenMetrics rendering strips `_total` from it first.
+        const copy = { name, help, type, aggregator, get: () => ({ name: copy.name, help, type, values, aggregator }) }
+        registry.registerMetric(copy as never)
+      }
+    }
+    // Text format separates families with a blank line; OpenMetrics allows none.
+    const body = `${cached.block}${openMetrics ? '' : '\n'}${await registry.metrics()}`
+    return { body, contentType: registry.contentType }
+  }
 }

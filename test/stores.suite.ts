@@ -179,7 +179,7 @@ export function storeSuite(name: string, open: (settings: ReadinessSettings) => 
       const before = await harness.store.snapshot(at(5))
       const reopened = await harness.reopen()
       const after = await reopened.snapshot(at(5))
-      expect(after.records).toEqual(expect.arrayContaining(before.records))
+      expect(after.records).toEqual(expect.arrayContaining([...before.records]))
       expect(after.records).toHaveLength(before.records.length)
       expect(after.counters).toMatchObject({ received: 4, missed: 1, expired: 0 })
       const traffic = harness.storesTrafficCounters ? before.counters : { rejected: {}, scrapes: {} }

@@ -22,8 +22,8 @@ export interface Counters extends FleetCounters {
 }
 
 export interface Snapshot {
-  /** Every component not yet expired at the time asked for. */
-  records: ComponentRecord[]
+  /** Every component not yet expired at the time asked for. Shared: never modify it. */
+  records: readonly ComponentRecord[]
   counters: Counters
   /** Changes whenever a record changes, so readers may cache what they derive. */
   revision: number

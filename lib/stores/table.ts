@@ -7,6 +7,7 @@ import {
   type ComponentRecord,
   DEFAULT_COMPONENT,
   type ReadinessSettings,
+  expiryOf,
   isExpired,
   isOverdue,
   next,
@@ -33,6 +34,7 @@ export class FleetTable {
   readonly counters: Counters = { received: 0, missed: 0, expired: 0, rejected: {}, scrapes: {} }
   revision = 0
   private readonly settings: ReadinessSettings
+  private live: { records: readonly ComponentRecord[]; revision: number; nextExpiry: number } | undefined
 
   constructor(settings: ReadinessSettings) {
     this.settings = settings
@@ -98,14 +100,26 @@ export class FleetTable {
     counts[label] = (counts[label] ?? 0) + 1
   }
 
+  /**
+   * The records array is built again only after a write or once a record has
+   * expired, so a read between writes costs nothing however large the fleet;
+   * readers may cache what they derive from it by its identity.
+   */
   snapshot(now: number): Snapshot {
-    const records: ComponentRecord[] = []
-    for (const record of this.records.values()) {
-      if (!isExpired(record, now, this.settings)) records.push(record)
+    let live = this.live
+    if (!live || live.revision !== this.revision || now > live.nextExpiry) {
+      const records: ComponentRecord[] = []
+      let nextExpiry = Infinity
+      for (const record of this.records.values()) {
+        if (isExpired(record, now, this.settings)) continue
+        records.push(record)
+        nextExpiry = Math.min(nextExpiry, expiryOf(record, this.settings))
+      }
+      this.live = live = { records, revision: this.revision, nextExpiry }
     }
     const { rejected, scrapes } = this.counters
     return {
-      records,
+      records: live.records,
       counters: { ...this.counters, rejected: { ...rejected }, scrapes: { ...scrapes } },
       revision: this.revision,
     }
