@@ -21,6 +21,7 @@ const settingsSchema = z.object({
   EXPIRE_SECONDS: seconds(3600),
   SWEEP_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
   PROBE_SOURCE: z.enum(['kv', 'do']).default('kv'),
+  SHARDS: z.coerce.number().int().min(1).max(64).default(1),
 })
 
 export interface Settings extends ReadinessSettings {
@@ -33,6 +34,8 @@ export interface Settings extends ReadinessSettings {
   sweepSeconds: number
   /** Workers only: probes read the KV mirror (cheap, global, eventually consistent) or the Durable Object. */
   probeSource: 'kv' | 'do'
+  /** Workers only: how many Durable Objects the fleet is spread over. */
+  shards: number
 }
 
 export class SettingsError extends Error {
@@ -61,5 +64,6 @@ export function loadSettings(env: Record<string, unknown> = {}): Settings {
     expireSeconds: s.EXPIRE_SECONDS,
     sweepSeconds: s.SWEEP_SECONDS,
     probeSource: s.PROBE_SOURCE,
+    shards: s.SHARDS,
   }
 }

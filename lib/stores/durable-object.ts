@@ -15,8 +15,10 @@ export interface FleetEnv {
   SNAPSHOTS: KVNamespace
 }
 
-/** The KV key of the mirrored snapshot. */
-export const SNAPSHOT_KEY = 'snapshot'
+/** The KV key of one Fleet object's mirrored snapshot. */
+export function snapshotKey(objectName: string): string {
+  return `snapshot:${objectName}`
+}
 /** KV accepts one write per second per key. */
 export const MIRROR_SPACING_MS = 1000
 
@@ -41,11 +43,14 @@ export class Fleet extends DurableObject<FleetEnv> {
   /** Something changed since the last KV mirror: records or counters. */
   private dirty = false
   private lastMirrorAt = 0
+  private readonly mirrorKey: string
 
   constructor(ctx: DurableObjectState, env: FleetEnv) {
     super(ctx, env)
     this.settings = loadSettings(env as unknown as Record<string, unknown>)
     this.store = new SqlStore(adapt(ctx.storage), this.settings, { storeTrafficCounters: true })
+    // Objects are reached by name (getByName), so the name is known; each mirrors to its own key.
+    this.mirrorKey = snapshotKey(ctx.id.name ?? ctx.id.toString())
   }
 
   async apply(batch: Heartbeat[], now: number): Promise<ComponentRecord[]> {
@@ -82,7 +87,7 @@ export class Fleet extends DurableObject<FleetEnv> {
     if (this.dirty) {
       this.dirty = false
       const mirror: MirroredSnapshot = { ...(await this.store.snapshot(now)), mirroredAt: now }
-      await this.env.SNAPSHOTS.put(SNAPSHOT_KEY, JSON.stringify(mirror))
+      await this.env.SNAPSHOTS.put(this.mirrorKey, JSON.stringify(mirror))
       this.lastMirrorAt = now
     }
     // Writes made while KV was written want another mirror; the earliest expiry wants a sweep.
@@ -103,41 +108,77 @@ export class Fleet extends DurableObject<FleetEnv> {
   }
 }
 
+/** FNV-1a: a small, stable hash, so an agent always lands on the same shard. */
+function shardOf(agent: string, shards: number): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < agent.length; i++) hash = Math.imul(hash ^ agent.charCodeAt(i), 0x01000193)
+  return (hash >>> 0) % shards
+}
+
 /**
  * The Store the Worker's app sees: writes go to the fleet's Durable Object;
  * reads come from the KV mirror (`kv`) or from the object itself (`do`).
+ *
+ * With SHARDS = N > 1 the fleet is spread over N objects by a hash of the agent
+ * id ("fleet-0" … "fleet-N-1"), each with its own mirror; reads merge them.
+ * All of one agent's heartbeats go to one object, so a batch about one agent
+ * stays atomic; a batch about several agents is applied per shard.
  */
 export class DurableObjectStore implements Store {
   private readonly env: FleetEnv
   private readonly settings: Settings
-  private readonly fleetName: string
+  private readonly names: string[]
 
   constructor(env: FleetEnv, settings: Settings, fleetName = 'fleet') {
     this.env = env
     this.settings = settings
-    this.fleetName = fleetName
+    this.names = settings.shards === 1 ? [fleetName] : Array.from({ length: settings.shards }, (_, i) => `${fleetName}-${i}`)
   }
 
   /** A stub per call: a stub belongs to the request that made it, and this store outlives requests. */
-  private get fleet(): DurableObjectStub<Fleet> {
-    return this.env.FLEET.getByName(this.fleetName)
+  private object(name: string): DurableObjectStub<Fleet> {
+    return this.env.FLEET.getByName(name)
   }
 
-  apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]> {
-    return this.fleet.apply([...batch], now)
+  private objectFor(agent: string): DurableObjectStub<Fleet> {
+    return this.object(this.names[shardOf(agent, this.names.length)]!)
+  }
+
+  async apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]> {
+    if (this.names.length === 1) return this.object(this.names[0]!).apply([...batch], now)
+    const byShard = new Map<number, number[]>() // shard → positions in the batch
+    batch.forEach((heartbeat, i) => {
+      const shard = shardOf(heartbeat.agent, this.names.length)
+      byShard.set(shard, [...(byShard.get(shard) ?? []), i])
+    })
+    const results: ComponentRecord[] = new Array(batch.length)
+    await Promise.all(
+      [...byShard].map(async ([shard, positions]) => {
+        const records = await this.object(this.names[shard]!).apply(positions.map((i) => batch[i]!), now)
+        positions.forEach((position, j) => (results[position] = records[j]!))
+      }),
+    )
+    return results
   }
 
   remove(agent: string, now: number): Promise<number> {
-    return this.fleet.remove(agent, now)
+    return this.objectFor(agent).remove(agent, now)
   }
 
-  sweep(now: number): Promise<number> {
-    return this.fleet.sweep(now)
+  async sweep(now: number): Promise<number> {
+    const expired = await Promise.all(this.names.map((name) => this.object(name).sweep(now)))
+    return expired.reduce((a, b) => a + b, 0)
   }
 
   async snapshot(now: number): Promise<Snapshot> {
+    const parts = await Promise.all(this.names.map((name) => this.snapshotOf(name, now)))
+    if (parts.length === 1) return parts[0]!
+    return mergeSnapshots(parts)
+  }
+
+  private async snapshotOf(name: string, now: number): Promise<Snapshot> {
     if (this.settings.probeSource === 'kv') {
-      const mirrored = await this.env.SNAPSHOTS.get<MirroredSnapshot>(SNAPSHOT_KEY, 'json')
+      const mirrored = await this.env.SNAPSHOTS.get<MirroredSnapshot>(snapshotKey(name), 'json')
       // A stale copy still gives the right state: it is observed at `now`, so a
       // missed heartbeat shows at once; only newer heartbeats may be missing.
       if (mirrored) {
@@ -145,12 +186,31 @@ export class DurableObjectStore implements Store {
         return { records, counters: mirrored.counters, revision: mirrored.revision }
       }
     }
-    return this.fleet.snapshot(now)
+    return this.object(name).snapshot(now)
   }
 
+  /** Traffic counters live in the first shard. */
   count(counter: TrafficCounter, label: string): Promise<void> {
-    return this.fleet.count(counter, label)
+    return this.object(this.names[0]!).count(counter, label)
   }
 
   async close(): Promise<void> {}
+}
+
+function mergeSnapshots(parts: Snapshot[]): Snapshot {
+  const sum = (a: Record<string, number>, b: Record<string, number>) => {
+    for (const [label, n] of Object.entries(b)) a[label] = (a[label] ?? 0) + n
+    return a
+  }
+  return parts.reduce((merged, part) => ({
+    records: [...merged.records, ...part.records],
+    counters: {
+      received: merged.counters.received + part.counters.received,
+      missed: merged.counters.missed + part.counters.missed,
+      expired: merged.counters.expired + part.counters.expired,
+      rejected: sum({ ...merged.counters.rejected }, part.counters.rejected),
+      scrapes: sum({ ...merged.counters.scrapes }, part.counters.scrapes),
+    },
+    revision: merged.revision + part.revision,
+  }))
 }

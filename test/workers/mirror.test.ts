@@ -9,27 +9,25 @@ import {
   DurableObjectStore,
   type MirroredSnapshot,
   MIRROR_SPACING_MS,
-  SNAPSHOT_KEY,
+  snapshotKey,
 } from '../../lib/stores/durable-object.ts'
 
 const settings = loadSettings({})
-// Each test has its own Fleet object; KV is shared within this file, so tests
-// that read the mirror run one at a time (describe blocks run in order).
+// Each test has its own Fleet object, which mirrors to its own KV key.
 function fleet() {
   const name = crypto.randomUUID()
   return {
+    mirrored: () => env.SNAPSHOTS.get<MirroredSnapshot>(snapshotKey(name), 'json'),
     stub: env.FLEET.getByName(name),
     kv: new DurableObjectStore(env, { ...settings, probeSource: 'kv' }, name),
     direct: new DurableObjectStore(env, { ...settings, probeSource: 'do' }, name),
   }
 }
 const alarmOf = (stub: DurableObjectStub) => runInDurableObject(stub, (_i, state) => state.storage.getAlarm())
-const mirrored = () => env.SNAPSHOTS.get<MirroredSnapshot>(SNAPSHOT_KEY, 'json')
 
 describe('the KV mirror', () => {
   it('is written by the alarm a write schedules, and then probes in kv mode read it', async () => {
-    const { stub, kv, direct } = fleet()
-    await env.SNAPSHOTS.delete(SNAPSHOT_KEY)
+    const { stub, kv, direct, mirrored } = fleet()
     const now = Date.now()
     await direct.apply([{ agent: 'node-17', status: 'ok', pid: 7 }], now)
     const alarm = await alarmOf(stub)
@@ -44,7 +42,7 @@ describe('the KV mirror', () => {
   })
 
   it('coalesces a burst of writes into one later mirror, and kv mode lags while do mode is fresh', async () => {
-    const { stub, kv, direct } = fleet()
+    const { stub, kv, direct, mirrored } = fleet()
     await direct.apply([{ agent: 'node-9', status: 'ok' }], Date.now())
     await runDurableObjectAlarm(stub)
     const first = (await mirrored())!
@@ -106,5 +104,34 @@ describe('the KV mirror', () => {
       { name: 'rejected:invalid_heartbeat', value: 1 },
       { name: 'scrapes:200', value: 1 },
     ])
+  })
+})
+
+describe('sharding (SHARDS > 1)', () => {
+  it('spreads agents over objects by hash, keeps each agent on one, and merges reads', async () => {
+    const name = crypto.randomUUID()
+    const sharded = { ...settings, probeSource: 'do' as const, shards: 4 }
+    const store = new DurableObjectStore(env, sharded, name)
+    const now = Date.now()
+    const batch = Array.from({ length: 40 }, (_, i) => ({ agent: `node-${i}`, status: i % 2 ? ('ok' as const) : ('degraded' as const) }))
+    const results = await store.apply(batch, now)
+    expect(results.map((r) => r.agent)).toEqual(batch.map((h) => h.agent)) // answered in the batch's order
+    await store.apply([{ agent: 'node-1', component: 'ssh', status: 'ok' }], now)
+
+    const perShard = await Promise.all(
+      [0, 1, 2, 3].map((i) => new DurableObjectStore(env, { ...sharded, shards: 1 }, `${name}-${i}`).snapshot(now)),
+    )
+    const counts = perShard.map((s) => s.records.length)
+    expect(counts.reduce((a, b) => a + b)).toBe(41)
+    expect(counts.filter((n) => n > 0).length).toBeGreaterThan(1) // really spread
+    const holders = perShard.filter((s) => s.records.some((r) => r.agent === 'node-1'))
+    expect(holders).toHaveLength(1) // both of node-1's components in one object
+    expect(holders[0]!.records.filter((r) => r.agent === 'node-1')).toHaveLength(2)
+
+    const merged = await store.snapshot(now)
+    expect(merged.records).toHaveLength(41)
+    expect(merged.counters.received).toBe(41)
+    expect(await store.remove('node-1', now)).toBe(2)
+    expect((await store.snapshot(now)).records).toHaveLength(39)
   })
 })
