@@ -2,13 +2,14 @@
 import { serve } from '@hono/node-server'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { createApp } from '../lib/app.ts'
-import { loadSettings, SettingsError } from '../lib/settings.ts'
+import { checkExposure, loadSettings, SettingsError } from '../lib/settings.ts'
 import { DatabaseFileError } from '../lib/stores/sqlite-file.ts'
 import { openSqliteStore } from '../lib/stores/sqlite.ts'
 
 function open() {
   try {
     const settings = loadSettings(process.env)
+    checkExposure(settings)
     return { settings, store: openSqliteStore({ dataDir: settings.dataDir }, settings) }
   } catch (error) {
     if (!(error instanceof SettingsError || error instanceof DatabaseFileError)) throw error

@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client'
 import { ApiError, errorResponse, toApiError } from './errors.ts'
 import { type AgentView, type ComponentView, type FleetView, describeAgent, viewFleet } from './fleet.ts'
 import { MAX_BODY_BYTES, heartbeatBodySchema } from './heartbeat.ts'
+import { LimitError } from './limits.ts'
 import { createMetricsRenderer } from './metrics.ts'
 import {
   type Check,
@@ -160,6 +161,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       try {
         records = await store.apply(batch, clock())
       } catch (error) {
+        if (error instanceof LimitError) {
+          const headers: Record<string, string> = error.retryAfter ? { 'Retry-After': String(error.retryAfter) } : {}
+          throw new ApiError(error.status, error.code, `${error.message}; nothing was stored`, { headers })
+        }
         console.error(error)
         throw new ApiError(503, 'store_unavailable', 'the heartbeat was not stored; retry', {
           headers: { 'Retry-After': '1' },

@@ -1,8 +1,10 @@
 // Settings come from env vars (wrangler vars and secrets on Workers) and are
 // validated once at start: a bad value stops the start with a message naming it.
 import { z } from 'zod'
+import type { Limits } from './limits.ts'
 import type { ReadinessSettings } from './readiness.ts'
 
+const cap = (fallback: number) => z.coerce.number().int().min(0).default(fallback)
 const seconds = (fallback: number) => z.coerce.number().finite().min(0).default(fallback)
 // A token setting may hold several tokens, comma-separated, so one can be rotated without downtime.
 const tokens = z
@@ -22,6 +24,11 @@ const settingsSchema = z.object({
   SWEEP_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
   PROBE_SOURCE: z.enum(['kv', 'do']).default('kv'),
   SHARDS: z.coerce.number().int().min(1).max(64).default(1),
+  MAX_AGENTS: cap(10_000),
+  MAX_COMPONENTS_PER_AGENT: cap(32),
+  MAX_VERSIONS: cap(100),
+  RATE_LIMIT_PER_SECOND: z.coerce.number().finite().min(0).default(10),
+  ALLOW_UNAUTHENTICATED: z.enum(['true', 'false']).default('false'),
 })
 
 export interface Settings extends ReadinessSettings {
@@ -36,6 +43,9 @@ export interface Settings extends ReadinessSettings {
   probeSource: 'kv' | 'do'
   /** Workers only: how many Durable Objects the fleet is spread over. */
   shards: number
+  limits: Limits
+  /** Listen beyond loopback without HEARTBEAT_TOKEN (otherwise the start is refused). */
+  allowUnauthenticated: boolean
 }
 
 export class SettingsError extends Error {
@@ -65,5 +75,30 @@ export function loadSettings(env: Record<string, unknown> = {}): Settings {
     sweepSeconds: s.SWEEP_SECONDS,
     probeSource: s.PROBE_SOURCE,
     shards: s.SHARDS,
+    limits: {
+      maxAgents: s.MAX_AGENTS,
+      maxComponentsPerAgent: s.MAX_COMPONENTS_PER_AGENT,
+      maxVersions: s.MAX_VERSIONS,
+      ratePerSecond: s.RATE_LIMIT_PER_SECOND,
+    },
+    allowUnauthenticated: s.ALLOW_UNAUTHENTICATED === 'true',
   }
+}
+
+/** A loopback address: reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host)
+}
+
+/**
+ * For servers that listen (Node, Bun, Deno): anyone who can reach a listener
+ * beyond loopback could push heartbeats, so that needs a token, or an explicit
+ * ALLOW_UNAUTHENTICATED=true.
+ */
+export function checkExposure(settings: Settings): void {
+  if (isLoopback(settings.host) || settings.heartbeatTokens.length > 0 || settings.allowUnauthenticated) return
+  throw new SettingsError(
+    `HOST=${settings.host} accepts heartbeats from other machines, but HEARTBEAT_TOKEN is unset; ` +
+      'set a token, or ALLOW_UNAUTHENTICATED=true to accept anyone',
+  )
 }

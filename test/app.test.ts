@@ -203,6 +203,33 @@ describe('POST /v1/heartbeat', () => {
     expect(body).not.toMatch(/SQLITE/)
   })
 
+  it('refuses a batch past a cap with 422 naming it, and counts it', async () => {
+    const { post, metrics, store } = setup({ MAX_AGENTS: '2', MAX_VERSIONS: '1' })
+    await post([{ agent: 'a', status: 'ok', version: '1' }, { agent: 'b', status: 'ok' }])
+    const res = await post([{ agent: 'a', status: 'degraded' }, { agent: 'c', status: 'ok' }])
+    expect(res.status).toBe(422)
+    expect(await res.json()).toEqual({
+      error: { code: 'too_many_agents', message: 'the fleet already has 2 agents (MAX_AGENTS); nothing was stored' },
+    })
+    expect((await post({ agent: 'b', status: 'ok', version: '2' })).status).toBe(422)
+    expect((await store.snapshot(now)).records.map((r) => r.state)).toEqual(['ok', 'ok'])
+    const text = await metrics()
+    expect(text).toContain('pulsegate_heartbeats_rejected_total{reason="too_many_agents"} 1')
+    expect(text).toContain('pulsegate_heartbeats_rejected_total{reason="too_many_versions"} 1')
+  })
+
+  it('answers 429 with Retry-After past the rate limit per component', async () => {
+    const { post, metrics } = setup({ RATE_LIMIT_PER_SECOND: '1' })
+    expect((await post({ agent: 'a', status: 'ok' })).status).toBe(200)
+    const limited = await post({ agent: 'a', status: 'ok' })
+    expect(limited.status).toBe(429)
+    expect(limited.headers.get('Retry-After')).toBe('1')
+    expect(((await limited.json()) as any).error.code).toBe('rate_limited')
+    advance(1)
+    expect((await post({ agent: 'a', status: 'ok' })).status).toBe(200)
+    expect(await metrics()).toContain('pulsegate_heartbeats_rejected_total{reason="rate_limited"} 1')
+  })
+
   it('counts every rejection by reason in /metrics', async () => {
     const { post, request, metrics } = setup()
     await post({ agent: 'a' })

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { afterEach, describe, expect, it } from 'vitest'
+import { client, expectBurstSurvivesKill } from './support/burst.ts'
 import { type RunningServer, runToExit, startServer, tempDataDir } from './support/server.ts'
 
 const running: RunningServer[] = []
@@ -15,24 +16,6 @@ async function start(env: Record<string, string> = {}, dataDir?: string) {
   const server = await startServer(env, dataDir)
   running.push(server)
   return server
-}
-
-function client(url: string) {
-  return {
-    beat: async (body: unknown) => {
-      const res = await fetch(`${url}/v1/heartbeat`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-      })
-      return { status: res.status, body: (await res.json()) as any }
-    },
-    get: async (path: string) => {
-      const res = await fetch(`${url}${path}`)
-      const text = await res.text()
-      return { status: res.status, text, json: () => JSON.parse(text) }
-    },
-  }
 }
 
 describe('the Node server', () => {
@@ -94,33 +77,7 @@ describe('the Node server', () => {
   })
 
   it('loses no acknowledged heartbeat on kill -9 right after a burst', async () => {
-    const dataDir = tempDataDir()
-    const server = await start({}, dataDir)
-    const { beat } = client(server.url)
-    const clients = 16
-    const beatsEach = 40
-    const lastAcked = new Map<string, number>()
-    await Promise.all(
-      Array.from({ length: clients }, async (_, c) => {
-        for (let seq = 1; seq <= beatsEach; seq++) {
-          const agent = `burst-${c}`
-          const { status } = await beat({ agent, status: 'ok', message: `seq ${seq}`, labels: { seq: String(seq) } })
-          if (status === 200) lastAcked.set(agent, seq)
-        }
-      }),
-    )
-    await server.kill()
-    expect(lastAcked.size).toBe(clients)
-
-    const { get } = client((await start({}, dataDir)).url)
-    const agents = (await get('/v1/agents')).json().agents as any[]
-    expect(agents).toHaveLength(clients)
-    for (const agent of agents) {
-      const stored = Number(agent.components[0].labels.seq)
-      expect(stored).toBe(lastAcked.get(agent.agent))
-      expect(agent.components[0].message).toBe(`seq ${stored}`)
-    }
-    expect((await get('/metrics')).text).toContain(`heartbeat_connections_received_total ${clients * beatsEach}`)
+    await expectBurstSurvivesKill((dataDir, env) => start(env, dataDir))
   })
 
   it('refuses to start on a bad setting, naming it', async () => {

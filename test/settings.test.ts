@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { loadSettings, SettingsError } from '../lib/settings.ts'
+import { checkExposure, isLoopback, loadSettings, SettingsError } from '../lib/settings.ts'
 
 describe('settings', () => {
   it('has the defaults of DESIGN.md', () => {
     expect(loadSettings({})).toEqual({
       port: 8787, host: '127.0.0.1', dataDir: './data', heartbeatTokens: [], metricsTokens: [],
       recoverySeconds: 10, defaultIntervalSeconds: 60, expireSeconds: 3600, sweepSeconds: 60, probeSource: 'kv', shards: 1,
+      limits: { maxAgents: 10_000, maxComponentsPerAgent: 32, maxVersions: 100, ratePerSecond: 10 },
+      allowUnauthenticated: false,
     })
   })
 
@@ -13,10 +15,13 @@ describe('settings', () => {
     expect(loadSettings({
       PORT: '9000', HOST: '0.0.0.0', DATA_DIR: '/var/lib/pulsegate', HEARTBEAT_TOKEN: 'a, b,,',
       METRICS_TOKEN: 'm', RECOVERY_SECONDS: '2.5', DEFAULT_INTERVAL_SECONDS: '5', EXPIRE_SECONDS: '0',
-      SWEEP_SECONDS: '  ', PROBE_SOURCE: 'do', SHARDS: '4', UNRELATED: 'x',
+      SWEEP_SECONDS: '  ', PROBE_SOURCE: 'do', SHARDS: '4', MAX_AGENTS: '0', MAX_COMPONENTS_PER_AGENT: '2',
+      MAX_VERSIONS: '3', RATE_LIMIT_PER_SECOND: '0.5', ALLOW_UNAUTHENTICATED: 'true', UNRELATED: 'x',
     })).toEqual({
       port: 9000, host: '0.0.0.0', dataDir: '/var/lib/pulsegate', heartbeatTokens: ['a', 'b'], metricsTokens: ['m'],
       recoverySeconds: 2.5, defaultIntervalSeconds: 5, expireSeconds: 0, sweepSeconds: 60, probeSource: 'do', shards: 4,
+      limits: { maxAgents: 0, maxComponentsPerAgent: 2, maxVersions: 3, ratePerSecond: 0.5 },
+      allowUnauthenticated: true,
     })
   })
 
@@ -30,8 +35,28 @@ describe('settings', () => {
     ['SWEEP_SECONDS', '3000000'],
     ['PROBE_SOURCE', 'cache'],
     ['SHARDS', '0'],
+    ['MAX_AGENTS', '-1'],
+    ['MAX_VERSIONS', '1.5'],
+    ['RATE_LIMIT_PER_SECOND', 'fast'],
+    ['ALLOW_UNAUTHENTICATED', 'yes'],
   ])('stops on %s=%s with a message naming it', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError)
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`^invalid setting ${name}:`))
+  })
+})
+
+describe('exposure', () => {
+  it('knows loopback addresses', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) expect(isLoopback(host)).toBe(true)
+    for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1', '127.0.0.1.example', 'example.com']) {
+      expect(isLoopback(host)).toBe(false)
+    }
+  })
+
+  it('refuses to listen beyond loopback without a heartbeat token, unless told to', () => {
+    expect(() => checkExposure(loadSettings({ HOST: '0.0.0.0' }))).toThrow(/HOST=0\.0\.0\.0 .* HEARTBEAT_TOKEN is unset/)
+    expect(() => checkExposure(loadSettings({ HOST: '0.0.0.0', HEARTBEAT_TOKEN: 't' }))).not.toThrow()
+    expect(() => checkExposure(loadSettings({ HOST: '0.0.0.0', ALLOW_UNAUTHENTICATED: 'true' }))).not.toThrow()
+    expect(() => checkExposure(loadSettings({}))).not.toThrow()
   })
 })

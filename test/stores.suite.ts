@@ -3,6 +3,7 @@
 // give `reopen`, which closes the store and opens it again on the same data.
 import { describe, expect, it } from 'vitest'
 import type { Heartbeat } from '../lib/heartbeat.ts'
+import type { Limits } from '../lib/limits.ts'
 import type { ReadinessSettings } from '../lib/readiness.ts'
 import type { Store } from '../lib/stores/store.ts'
 
@@ -23,7 +24,10 @@ const hb = (agent: string, status: Heartbeat['status'], extra: Partial<Heartbeat
   ...extra,
 })
 
-export function storeSuite(name: string, open: (settings: ReadinessSettings) => Promise<StoreHarness>): void {
+export function storeSuite(
+  name: string,
+  open: (settings: ReadinessSettings & { limits?: Limits }) => Promise<StoreHarness>,
+): void {
   describe(`store: ${name}`, () => {
     const fresh = async () => (await open(suiteSettings)).store
     const states = async (store: Store, now: number) =>
@@ -185,6 +189,79 @@ export function storeSuite(name: string, open: (settings: ReadinessSettings) => 
       const traffic = harness.storesTrafficCounters ? before.counters : { rejected: {}, scrapes: {} }
       expect(after.counters).toMatchObject({ rejected: traffic.rejected, scrapes: traffic.scrapes })
       await reopened.close()
+    })
+
+    describe('caps and the rate limit (checked inside the atomic section)', () => {
+      const capped = async (limits: Partial<Limits>) =>
+        (await open({ ...suiteSettings, limits: { maxAgents: 0, maxComponentsPerAgent: 0, maxVersions: 0, ratePerSecond: 0, ...limits } })).store
+      const unchanged = async (store: Store, before: Awaited<ReturnType<Store['snapshot']>>, now: number) => {
+        const after = await store.snapshot(now)
+        expect(after.records).toEqual(before.records)
+        expect(after.counters.received).toBe(before.counters.received)
+      }
+
+      it('refuses a new agent past MAX_AGENTS, whole batch and all, while known agents carry on', async () => {
+        const store = await capped({ maxAgents: 3 })
+        await store.apply([hb('a', 'ok'), hb('b', 'ok'), hb('c', 'ok')], at(0))
+        const before = await store.snapshot(at(1))
+        await expect(store.apply([hb('a', 'degraded'), hb('d', 'ok')], at(1))).rejects.toMatchObject({
+          name: 'LimitError', code: 'too_many_agents', status: 422, message: expect.stringContaining('MAX_AGENTS'),
+        })
+        await unchanged(store, before, at(1))
+        expect((await store.apply([hb('a', 'degraded'), hb('b', 'ok', { component: 'ssh' })], at(1))).length).toBe(2)
+        expect(await store.remove('c', at(2))).toBe(1)
+        expect((await store.apply([hb('d', 'ok')], at(2)))[0]!.agent).toBe('d')
+      })
+
+      it('does not count expired agents against MAX_AGENTS', async () => {
+        const store = await capped({ maxAgents: 2 })
+        await store.apply([hb('a', 'ok'), hb('b', 'ok', { interval_seconds: 86_400 })], at(0))
+        await store.apply([hb('b', 'ok')], at(3000))
+        await expect(store.apply([hb('c', 'ok')], at(3000))).rejects.toMatchObject({ code: 'too_many_agents' })
+        expect((await store.apply([hb('c', 'ok')], at(3601)))[0]!.agent).toBe('c') // a expired at 3600 s
+      })
+
+      it('counts new agents within one batch', async () => {
+        const store = await capped({ maxAgents: 2 })
+        await expect(store.apply([hb('a', 'ok'), hb('b', 'ok'), hb('c', 'ok')], at(0))).rejects.toMatchObject({ code: 'too_many_agents' })
+        expect((await store.snapshot(at(0))).records).toEqual([])
+      })
+
+      it('refuses a component past MAX_COMPONENTS_PER_AGENT', async () => {
+        const store = await capped({ maxComponentsPerAgent: 2 })
+        await store.apply([hb('a', 'ok', { component: 'one' }), hb('a', 'ok', { component: 'two' }), hb('b', 'ok')], at(0))
+        await expect(store.apply([hb('a', 'ok', { component: 'three' })], at(1))).rejects.toMatchObject({
+          code: 'too_many_components', message: expect.stringContaining('MAX_COMPONENTS_PER_AGENT'),
+        })
+        await expect(store.apply([hb('b', 'ok', { component: 'x' }), hb('b', 'ok', { component: 'y' })], at(1))).rejects.toMatchObject({
+          code: 'too_many_components',
+        })
+        expect((await store.apply([hb('a', 'degraded', { component: 'two' })], at(1)))[0]!.state).toBe('degraded')
+      })
+
+      it('refuses a version past MAX_VERSIONS, but not one already reported', async () => {
+        const store = await capped({ maxVersions: 2 })
+        await store.apply([hb('a', 'ok', { version: '1.0' }), hb('b', 'ok', { version: '2.0' })], at(0))
+        await expect(store.apply([hb('c', 'ok', { version: '3.0' })], at(1))).rejects.toMatchObject({
+          code: 'too_many_versions', message: expect.stringContaining('MAX_VERSIONS'),
+        })
+        await store.apply([hb('c', 'ok', { version: '2.0' }), hb('a', 'ok', { version: '2.0' })], at(1))
+        expect((await store.apply([hb('d', 'ok', { version: '3.0' })], at(2)))[0]!.version).toBe('3.0') // 1.0 is gone
+      })
+
+      it('limits each component to RATE_LIMIT_PER_SECOND, saying when to retry', async () => {
+        const store = await capped({ ratePerSecond: 2 })
+        await store.apply([hb('a', 'ok')], at(0))
+        await store.apply([hb('a', 'ok'), hb('b', 'ok')], at(0))
+        const before = await store.snapshot(at(0))
+        await expect(store.apply([hb('a', 'degraded')], at(0))).rejects.toMatchObject({
+          name: 'LimitError', code: 'rate_limited', status: 429, retryAfter: 1,
+        })
+        await unchanged(store, before, at(0))
+        await store.apply([hb('a', 'ok', { component: 'ssh' })], at(0)) // another component has its own budget
+        expect((await store.apply([hb('a', 'degraded')], at(0.5)))[0]!.state).toBe('degraded') // one token back
+        await expect(store.apply([hb('b', 'ok'), hb('b', 'ok'), hb('b', 'ok')], at(0.5))).rejects.toMatchObject({ code: 'rate_limited' })
+      })
     })
   })
 }

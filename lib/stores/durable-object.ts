@@ -5,6 +5,7 @@
 // once a second (KV's limit per key), for cheap probe reads from every location.
 import { DurableObject } from 'cloudflare:workers'
 import type { Heartbeat } from '../heartbeat.ts'
+import { type LimitCode, LimitError } from '../limits.ts'
 import { type ComponentRecord, expiryOf, isExpired } from '../readiness.ts'
 import { type Settings, loadSettings } from '../settings.ts'
 import { type SqlDatabase, SqlStore } from './sql.ts'
@@ -22,12 +23,24 @@ export function snapshotKey(objectName: string): string {
 /** KV accepts one write per second per key. */
 export const MIRROR_SPACING_MS = 1000
 
+export type ApplyResult =
+  | { records: ComponentRecord[] }
+  | { refused: { code: LimitCode; message: string; retryAfter: number | undefined } }
+
+/** Back on the Worker's side of the RPC: the records, or the LimitError again. */
+function recordsOf(result: ApplyResult): ComponentRecord[] {
+  if ('records' in result) return result.records
+  const { code, message, retryAfter } = result.refused
+  throw new LimitError(code, message, retryAfter)
+}
+
 export interface MirroredSnapshot extends Snapshot {
   /** When the Durable Object wrote this copy (ms). */
   mirroredAt: number
 }
 
-function adapt(storage: DurableObjectStorage): SqlDatabase {
+/** A Durable Object's SQLite, as the SqlStore sees it. */
+export function objectDatabase(storage: DurableObjectStorage): SqlDatabase {
   return {
     exec: (query) => void storage.sql.exec(query),
     run: (query, params) => void storage.sql.exec(query, ...params),
@@ -39,7 +52,7 @@ function adapt(storage: DurableObjectStorage): SqlDatabase {
 
 export class Fleet extends DurableObject<FleetEnv> {
   private readonly settings: Settings
-  private readonly store: SqlStore
+  private store: SqlStore
   /** Something changed since the last KV mirror: records or counters. */
   private dirty = false
   private lastMirrorAt = 0
@@ -48,15 +61,21 @@ export class Fleet extends DurableObject<FleetEnv> {
   constructor(ctx: DurableObjectState, env: FleetEnv) {
     super(ctx, env)
     this.settings = loadSettings(env as unknown as Record<string, unknown>)
-    this.store = new SqlStore(adapt(ctx.storage), this.settings, { storeTrafficCounters: true })
+    this.store = new SqlStore(objectDatabase(ctx.storage), this.settings, { storeTrafficCounters: true })
     // Objects are reached by name (getByName), so the name is known; each mirrors to its own key.
     this.mirrorKey = snapshotKey(ctx.id.name ?? ctx.id.toString())
   }
 
-  async apply(batch: Heartbeat[], now: number): Promise<ComponentRecord[]> {
-    const records = await this.store.apply(batch, now)
-    await this.changed(now)
-    return records
+  /** A refused batch comes back as a value: RPC carries an error's message, not its class or fields. */
+  async apply(batch: Heartbeat[], now: number): Promise<ApplyResult> {
+    try {
+      const records = await this.store.apply(batch, now)
+      await this.changed(now)
+      return { records }
+    } catch (error) {
+      if (!(error instanceof LimitError)) throw error
+      return { refused: { code: error.code, message: error.message, retryAfter: error.retryAfter } }
+    }
   }
 
   async remove(agent: string, now: number): Promise<number> {
@@ -145,7 +164,7 @@ export class DurableObjectStore implements Store {
   }
 
   async apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]> {
-    if (this.names.length === 1) return this.object(this.names[0]!).apply([...batch], now)
+    if (this.names.length === 1) return recordsOf(await this.object(this.names[0]!).apply([...batch], now))
     const byShard = new Map<number, number[]>() // shard → positions in the batch
     batch.forEach((heartbeat, i) => {
       const shard = shardOf(heartbeat.agent, this.names.length)
@@ -154,7 +173,7 @@ export class DurableObjectStore implements Store {
     const results: ComponentRecord[] = new Array(batch.length)
     await Promise.all(
       [...byShard].map(async ([shard, positions]) => {
-        const records = await this.object(this.names[shard]!).apply(positions.map((i) => batch[i]!), now)
+        const records = recordsOf(await this.object(this.names[shard]!).apply(positions.map((i) => batch[i]!), now))
         positions.forEach((position, j) => (results[position] = records[j]!))
       }),
     )

@@ -1,13 +1,13 @@
 // The in-memory store: for tests and for trying pulsegate out. Nothing survives a restart.
 import type { Heartbeat } from '../heartbeat.ts'
-import type { ComponentRecord, ReadinessSettings } from '../readiness.ts'
+import type { ComponentRecord } from '../readiness.ts'
 import type { Snapshot, Store, TrafficCounter } from './store.ts'
-import { FleetTable } from './table.ts'
+import { FleetTable, type TableSettings } from './table.ts'
 
 export class MemoryStore implements Store {
   private readonly table: FleetTable
 
-  constructor(settings: ReadinessSettings) {
+  constructor(settings: TableSettings) {
     this.table = new FleetTable(settings)
   }
 

@@ -5,9 +5,9 @@
 // Records are kept in memory too (FleetTable), loaded once at open: probes and
 // scrapes never touch the disk, and SQLite only ever sees writes.
 import type { Heartbeat } from '../heartbeat.ts'
-import type { ComponentRecord, ReadinessSettings, State } from '../readiness.ts'
+import type { ComponentRecord, State } from '../readiness.ts'
 import type { Counters, FleetCounters, Snapshot, Store, TrafficCounter } from './store.ts'
-import { type Change, FleetTable } from './table.ts'
+import { type Change, FleetTable, type TableSettings } from './table.ts'
 
 export type SqlValue = string | number | null
 
@@ -90,7 +90,7 @@ export class SqlStore implements Store {
   private readonly db: SqlDatabase
   private readonly storeTrafficCounters: boolean
 
-  constructor(db: SqlDatabase, settings: ReadinessSettings, options: SqlStoreOptions = {}) {
+  constructor(db: SqlDatabase, settings: TableSettings, options: SqlStoreOptions = {}) {
     this.db = db
     this.table = new FleetTable(settings)
     this.storeTrafficCounters = options.storeTrafficCounters ?? false

@@ -1,5 +1,16 @@
 // Opening a SQLite file pulsegate owns, shared by the node:sqlite and bun:sqlite drivers.
-import type { SqlDatabase } from './sql.ts'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { type SqlDatabase, SqlStore } from './sql.ts'
+import type { TableSettings } from './table.ts'
+
+export const DATABASE_FILE = 'pulsegate.sqlite'
+
+export interface SqliteOptions {
+  /** Folder of the database file; ':memory:' for a throwaway database. */
+  dataDir: string
+  synchronous?: Synchronous
+}
 
 /**
  * FULL: a heartbeat is acknowledged only after its commit is fsynced — it
@@ -33,4 +44,20 @@ export function prepareFile(db: SqlDatabase, path: string, synchronous: Synchron
   db.exec(`PRAGMA synchronous = ${synchronous}`)
   db.exec('PRAGMA busy_timeout = 5000')
   db.exec(`PRAGMA application_id = ${APPLICATION_ID}`)
+}
+
+/** Open the data dir's database through a driver's `connect`, check it is pulsegate's, tune it, and serve it. */
+export function openSqliteFile(
+  options: SqliteOptions,
+  settings: TableSettings,
+  connect: (path: string) => SqlDatabase,
+): SqlStore {
+  let path = ':memory:'
+  if (options.dataDir !== ':memory:') {
+    mkdirSync(options.dataDir, { recursive: true })
+    path = join(options.dataDir, DATABASE_FILE)
+  }
+  const db = connect(path)
+  prepareFile(db, path, options.synchronous ?? 'FULL')
+  return new SqlStore(db, settings)
 }

@@ -1,18 +1,10 @@
 // The Node store: a SQLite file through node:sqlite (Node ≥ 22.13).
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
-import type { ReadinessSettings } from '../readiness.ts'
-import { prepareFile, type Synchronous } from './sqlite-file.ts'
-import { type SqlDatabase, SqlStore, type SqlValue } from './sql.ts'
+import { openSqliteFile, type SqliteOptions } from './sqlite-file.ts'
+import type { SqlDatabase, SqlStore, SqlValue } from './sql.ts'
+import type { TableSettings } from './table.ts'
 
-export const DATABASE_FILE = 'pulsegate.sqlite'
-
-export interface SqliteOptions {
-  /** Folder of the database file; ':memory:' for a throwaway database. */
-  dataDir: string
-  synchronous?: Synchronous
-}
+export { DATABASE_FILE, type SqliteOptions } from './sqlite-file.ts'
 
 function adapt(db: DatabaseSync): SqlDatabase {
   const statements = new Map<string, StatementSync>()
@@ -39,13 +31,6 @@ function adapt(db: DatabaseSync): SqlDatabase {
   }
 }
 
-export function openSqliteStore(options: SqliteOptions, settings: ReadinessSettings): SqlStore {
-  let path = ':memory:'
-  if (options.dataDir !== ':memory:') {
-    mkdirSync(options.dataDir, { recursive: true })
-    path = join(options.dataDir, DATABASE_FILE)
-  }
-  const db = adapt(new DatabaseSync(path))
-  prepareFile(db, path, options.synchronous ?? 'FULL')
-  return new SqlStore(db, settings)
+export function openSqliteStore(options: SqliteOptions, settings: TableSettings): SqlStore {
+  return openSqliteFile(options, settings, (path) => adapt(new DatabaseSync(path)))
 }

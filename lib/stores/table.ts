@@ -12,7 +12,15 @@ import {
   isOverdue,
   next,
 } from '../readiness.ts'
+import { type Limits, LimitError, NO_LIMITS, RateLimiter } from '../limits.ts'
 import { type Counters, type FleetCounters, type Snapshot, type TrafficCounter, recordKey } from './store.ts'
+
+/** What a table needs to know: the readiness settings and, optionally, the caps. */
+export type TableSettings = ReadinessSettings & {
+  limits?: Limits
+  /** A rate limiter that outlives the table: for a store that plans each change on a fresh table (Deno KV). */
+  rateLimiter?: RateLimiter | undefined
+}
 
 export interface Change {
   /** Records to write, by key. */
@@ -23,10 +31,20 @@ export interface Change {
   counts: FleetCounters
   /** Per heartbeat of a batch, its resulting record. */
   results: ComponentRecord[]
+  /** Rate-limit tokens the change spends, by record key, once committed. */
+  tokens: Map<string, number>
+  now: number
 }
 
-function emptyChange(): Change {
-  return { upserts: new Map(), deletes: new Set(), counts: { received: 0, missed: 0, expired: 0 }, results: [] }
+function emptyChange(now: number): Change {
+  return {
+    upserts: new Map(),
+    deletes: new Set(),
+    counts: { received: 0, missed: 0, expired: 0 },
+    results: [],
+    tokens: new Map(),
+    now,
+  }
 }
 
 export class FleetTable {
@@ -34,38 +52,52 @@ export class FleetTable {
   readonly counters: Counters = { received: 0, missed: 0, expired: 0, rejected: {}, scrapes: {} }
   revision = 0
   private readonly settings: ReadinessSettings
+  private readonly limits: Limits
+  private readonly rate: RateLimiter | undefined
+  /** Components per agent, and components per reported version: the caps count these. */
+  private readonly byAgent = new Map<string, Set<string>>()
+  private readonly versions = new Map<string, number>()
   private live: { records: readonly ComponentRecord[]; revision: number; nextExpiry: number } | undefined
 
-  constructor(settings: ReadinessSettings) {
+  constructor(settings: TableSettings) {
     this.settings = settings
+    this.limits = settings.limits ?? NO_LIMITS
+    this.rate = settings.rateLimiter ?? (this.limits.ratePerSecond > 0 ? new RateLimiter(this.limits.ratePerSecond) : undefined)
   }
 
   /** Load what a durable driver found at start. */
   load(records: Iterable<ComponentRecord>, counters: Partial<Counters> = {}): void {
-    for (const record of records) this.records.set(recordKey(record.agent, record.component), record)
+    for (const record of records) this.put(recordKey(record.agent, record.component), record)
     Object.assign(this.counters, counters)
     this.revision++
   }
 
+  /** Plan a batch; throws LimitError, and plans nothing, if it would break a cap or the rate limit. */
   planBatch(batch: readonly Heartbeat[], now: number): Change {
-    const change = emptyChange()
+    const change = emptyChange(now)
+    const fresh = { agents: new Set<string>(), components: new Map<string, number>(), versions: new Set<string>() }
     for (const heartbeat of batch) {
-      const transition = next(this.current(change, heartbeat.agent, heartbeat.component), heartbeat, now, this.settings)
+      const key = recordKey(heartbeat.agent, heartbeat.component ?? DEFAULT_COMPONENT)
+      const transition = next(change.upserts.get(key) ?? this.records.get(key), heartbeat, now, this.settings)
       const { record } = transition
-      change.upserts.set(recordKey(record.agent, record.component), record)
+      this.checkCaps(record, this.records.has(key) && !transition.expired, change.upserts.has(key), fresh, now)
+      change.tokens.set(key, (change.tokens.get(key) ?? 0) + 1)
+      change.upserts.set(key, record)
       change.results.push(record)
       change.counts.received++
       if (transition.missed) change.counts.missed++
       if (transition.expired) change.counts.expired++
     }
+    this.checkRate(change)
     return change
   }
 
   /** `results` holds the removed components a reader could still see. */
   planRemove(agent: string, now: number): Change {
-    const change = emptyChange()
-    for (const [key, record] of this.records) {
-      if (record.agent !== agent) continue
+    const change = emptyChange(now)
+    for (const component of this.byAgent.get(agent) ?? []) {
+      const key = recordKey(agent, component)
+      const record = this.records.get(key)!
       change.deletes.add(key)
       // A component deleted while overdue still missed its deadline.
       if (isOverdue(record, now, this.settings)) change.counts.missed++
@@ -76,7 +108,7 @@ export class FleetTable {
   }
 
   planSweep(now: number): Change {
-    const change = emptyChange()
+    const change = emptyChange(now)
     for (const [key, record] of this.records) {
       if (!isExpired(record, now, this.settings)) continue
       change.deletes.add(key)
@@ -87,8 +119,12 @@ export class FleetTable {
   }
 
   commit(change: Change): void {
-    for (const key of change.deletes) this.records.delete(key)
-    for (const [key, record] of change.upserts) this.records.set(key, record)
+    for (const key of change.deletes) {
+      this.put(key, undefined)
+      this.rate?.forget(key)
+    }
+    for (const [key, record] of change.upserts) this.put(key, record)
+    for (const [key, n] of change.tokens) this.rate?.take(key, change.now, n)
     this.counters.received += change.counts.received
     this.counters.missed += change.counts.missed
     this.counters.expired += change.counts.expired
@@ -125,8 +161,92 @@ export class FleetTable {
     }
   }
 
-  private current(change: Change, agent: string, component = DEFAULT_COMPONENT): ComponentRecord | undefined {
-    const key = recordKey(agent, component)
-    return change.upserts.get(key) ?? this.records.get(key)
+  /** Set or delete one record, keeping the per-agent and per-version counts in step. */
+  private put(key: string, record: ComponentRecord | undefined): void {
+    const old = this.records.get(key)
+    if (old) {
+      const components = this.byAgent.get(old.agent)!
+      components.delete(old.component)
+      if (components.size === 0) this.byAgent.delete(old.agent)
+      if (old.version !== null) {
+        const n = this.versions.get(old.version)! - 1
+        if (n === 0) this.versions.delete(old.version)
+        else this.versions.set(old.version, n)
+      }
+      this.records.delete(key)
+    }
+    if (record) {
+      this.records.set(key, record)
+      let components = this.byAgent.get(record.agent)
+      if (!components) this.byAgent.set(record.agent, (components = new Set()))
+      components.add(record.component)
+      if (record.version !== null) this.versions.set(record.version, (this.versions.get(record.version) ?? 0) + 1)
+    }
+  }
+
+  /**
+   * Refuse a record that would add an agent, a component or a version past its
+   * cap. Only the rare record that adds one pays anything here; near a cap,
+   * components that expired but were not yet swept are not counted.
+   */
+  private checkCaps(
+    record: ComponentRecord,
+    stored: boolean,
+    planned: boolean,
+    fresh: { agents: Set<string>; components: Map<string, number>; versions: Set<string> },
+    now: number,
+  ): void {
+    const { maxAgents, maxComponentsPerAgent, maxVersions } = this.limits
+    if (!stored && !planned) {
+      const known = this.byAgent.has(record.agent) || fresh.agents.has(record.agent)
+      if (!known && maxAgents > 0 && this.byAgent.size + fresh.agents.size >= maxAgents) {
+        if (this.liveAgents(now) + fresh.agents.size >= maxAgents) {
+          throw new LimitError('too_many_agents', `the fleet already has ${maxAgents} agents (MAX_AGENTS)`)
+        }
+      }
+      const components = (this.byAgent.get(record.agent)?.size ?? 0) + (fresh.components.get(record.agent) ?? 0)
+      if (maxComponentsPerAgent > 0 && components >= maxComponentsPerAgent) {
+        throw new LimitError(
+          'too_many_components',
+          `agent ${record.agent} already has ${maxComponentsPerAgent} components (MAX_COMPONENTS_PER_AGENT)`,
+        )
+      }
+      if (!known) fresh.agents.add(record.agent)
+      fresh.components.set(record.agent, (fresh.components.get(record.agent) ?? 0) + 1)
+    }
+    const version = record.version
+    if (version !== null && !this.versions.has(version) && !fresh.versions.has(version)) {
+      if (maxVersions > 0 && this.versions.size + fresh.versions.size >= maxVersions) {
+        throw new LimitError('too_many_versions', `the fleet already reports ${maxVersions} versions (MAX_VERSIONS)`)
+      }
+      fresh.versions.add(version)
+    }
+  }
+
+  private liveAgents(now: number): number {
+    let live = 0
+    for (const [agent, components] of this.byAgent) {
+      for (const component of components) {
+        if (!isExpired(this.records.get(recordKey(agent, component))!, now, this.settings)) {
+          live++
+          break
+        }
+      }
+    }
+    return live
+  }
+
+  private checkRate(change: Change): void {
+    if (!this.rate) return
+    let wait = 0
+    for (const [key, n] of change.tokens) wait = Math.max(wait, this.rate.waitFor(key, change.now, n))
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000)
+      throw new LimitError(
+        'rate_limited',
+        `at most ${this.limits.ratePerSecond} heartbeats a second per component (RATE_LIMIT_PER_SECOND); retry in ${seconds} s`,
+        seconds,
+      )
+    }
   }
 }

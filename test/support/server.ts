@@ -1,5 +1,5 @@
-// Start the real Node server (functions/node.ts) as its own process, on a port the
-// OS picks, on 127.0.0.1 only; stop it by its own process id.
+// Start a real server (functions/node.ts by default; Bun's and Deno's with `command`)
+// as its own process, on a port the OS picks, on 127.0.0.1 only; stop it by its own process id.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,18 +18,30 @@ export interface RunningServer {
   kill: () => Promise<void>
 }
 
+export interface ServerOptions {
+  /** The program and its arguments, run in the repository root; default: this Node on functions/node.ts. */
+  command?: readonly string[]
+}
+
+const NODE_COMMAND = [process.execPath, 'functions/node.ts']
+
+function spawnServer(env: Record<string, string>, { command = NODE_COMMAND }: ServerOptions) {
+  const [program, ...args] = command
+  return spawn(program!, args, {
+    cwd: ROOT,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+}
+
 export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'pulsegate-e2e-'))
 }
 
 /** Run the server to its exit (for starts that must fail); resolves with code and output. */
-export function runToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+export function runToExit(env: Record<string, string>, options: ServerOptions = {}): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['functions/node.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawnServer(env, options)
     let output = ''
     child.stdout.on('data', (d) => (output += d))
     child.stderr.on('data', (d) => (output += d))
@@ -41,12 +53,12 @@ export function runToExit(env: Record<string, string>): Promise<{ code: number |
   })
 }
 
-export function startServer(env: Record<string, string> = {}, dataDir = tempDataDir()): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['functions/node.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+export function startServer(
+  env: Record<string, string> = {},
+  dataDir = tempDataDir(),
+  options: ServerOptions = {},
+): Promise<RunningServer> {
+  const child = spawnServer({ DATA_DIR: dataDir, ...env }, options)
   let output = ''
   child.stdout!.on('data', (d) => (output += d))
   child.stderr!.on('data', (d) => (output += d))

@@ -4,13 +4,20 @@ import { env } from 'cloudflare:workers'
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test'
 import { expect, it } from 'vitest'
 import { loadSettings } from '../../lib/settings.ts'
-import { DurableObjectStore } from '../../lib/stores/durable-object.ts'
+import { DurableObjectStore, objectDatabase } from '../../lib/stores/durable-object.ts'
+import { SqlStore } from '../../lib/stores/sql.ts'
 import { storeSuite } from '../stores.suite.ts'
 
 storeSuite('durable object', async (readiness) => {
   const settings = { ...loadSettings({}), ...readiness, probeSource: 'do' as const }
   const name = crypto.randomUUID() // a fresh Fleet object per test
   const store = new DurableObjectStore(env, settings, name)
+  if (readiness.limits) {
+    // The object takes its settings from env (wrangler vars); give this one the suite's caps.
+    await runInDurableObject(env.FLEET.getByName(name), (instance, state) => {
+      Object.assign(instance, { store: new SqlStore(objectDatabase(state.storage), settings, { storeTrafficCounters: true }) })
+    })
+  }
   return {
     store,
     storesTrafficCounters: true,
