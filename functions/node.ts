@@ -10,7 +10,7 @@ function open() {
   try {
     const settings = loadSettings(process.env)
     checkExposure(settings)
-    return { settings, store: openSqliteStore({ dataDir: settings.dataDir }, settings) }
+    return { settings, store: openSqliteStore({ dataDir: settings.dataDir, synchronous: settings.synchronous }, settings) }
   } catch (error) {
     if (!(error instanceof SettingsError || error instanceof DatabaseFileError)) throw error
     console.error(`pulsegate: ${error.message}`)

@@ -29,6 +29,7 @@ const settingsSchema = z.object({
   MAX_VERSIONS: cap(100),
   RATE_LIMIT_PER_SECOND: z.coerce.number().finite().min(0).default(10),
   ALLOW_UNAUTHENTICATED: z.enum(['true', 'false']).default('false'),
+  SQLITE_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
 })
 
 export interface Settings extends ReadinessSettings {
@@ -46,6 +47,8 @@ export interface Settings extends ReadinessSettings {
   limits: Limits
   /** Listen beyond loopback without HEARTBEAT_TOKEN (otherwise the start is refused). */
   allowUnauthenticated: boolean
+  /** SQLite stores: FULL survives power loss, NORMAL only process crashes (see lib/stores/sqlite-file.ts). */
+  synchronous: 'FULL' | 'NORMAL'
 }
 
 export class SettingsError extends Error {
@@ -82,6 +85,7 @@ export function loadSettings(env: Record<string, unknown> = {}): Settings {
       ratePerSecond: s.RATE_LIMIT_PER_SECOND,
     },
     allowUnauthenticated: s.ALLOW_UNAUTHENTICATED === 'true',
+    synchronous: s.SQLITE_SYNCHRONOUS,
   }
 }
 

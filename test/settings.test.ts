@@ -8,6 +8,7 @@ describe('settings', () => {
       recoverySeconds: 10, defaultIntervalSeconds: 60, expireSeconds: 3600, sweepSeconds: 60, probeSource: 'kv', shards: 1,
       limits: { maxAgents: 10_000, maxComponentsPerAgent: 32, maxVersions: 100, ratePerSecond: 10 },
       allowUnauthenticated: false,
+      synchronous: 'FULL',
     })
   })
 
@@ -16,12 +17,14 @@ describe('settings', () => {
       PORT: '9000', HOST: '0.0.0.0', DATA_DIR: '/var/lib/pulsegate', HEARTBEAT_TOKEN: 'a, b,,',
       METRICS_TOKEN: 'm', RECOVERY_SECONDS: '2.5', DEFAULT_INTERVAL_SECONDS: '5', EXPIRE_SECONDS: '0',
       SWEEP_SECONDS: '  ', PROBE_SOURCE: 'do', SHARDS: '4', MAX_AGENTS: '0', MAX_COMPONENTS_PER_AGENT: '2',
-      MAX_VERSIONS: '3', RATE_LIMIT_PER_SECOND: '0.5', ALLOW_UNAUTHENTICATED: 'true', UNRELATED: 'x',
+      MAX_VERSIONS: '3', RATE_LIMIT_PER_SECOND: '0.5', ALLOW_UNAUTHENTICATED: 'true', SQLITE_SYNCHRONOUS: 'NORMAL',
+      UNRELATED: 'x',
     })).toEqual({
       port: 9000, host: '0.0.0.0', dataDir: '/var/lib/pulsegate', heartbeatTokens: ['a', 'b'], metricsTokens: ['m'],
       recoverySeconds: 2.5, defaultIntervalSeconds: 5, expireSeconds: 0, sweepSeconds: 60, probeSource: 'do', shards: 4,
       limits: { maxAgents: 0, maxComponentsPerAgent: 2, maxVersions: 3, ratePerSecond: 0.5 },
       allowUnauthenticated: true,
+      synchronous: 'NORMAL',
     })
   })
 
@@ -39,6 +42,7 @@ describe('settings', () => {
     ['MAX_VERSIONS', '1.5'],
     ['RATE_LIMIT_PER_SECOND', 'fast'],
     ['ALLOW_UNAUTHENTICATED', 'yes'],
+    ['SQLITE_SYNCHRONOUS', 'OFF'],
   ])('stops on %s=%s with a message naming it', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError)
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`^invalid setting ${name}:`))

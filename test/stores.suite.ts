@@ -163,6 +163,20 @@ export function storeSuite(
       expect(before.counters.scrapes).toEqual({})
     })
 
+    it('answers concurrent batches each with its own records, in order, all stored', async () => {
+      const store = await fresh()
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.apply([hb('a', 'ok', { message: `beat ${i}` }), hb(`b${i}`, 'degraded')], at(0))),
+      )
+      answers.forEach((records, i) => {
+        expect(records.map((r) => [r.agent, r.message ?? r.state])).toEqual([['a', `beat ${i}`], [`b${i}`, 'degraded']])
+      })
+      const snapshot = await store.snapshot(at(0))
+      expect(snapshot.records).toHaveLength(21)
+      expect(snapshot.records.find((r) => r.agent === 'a')!.message).toBe('beat 19')
+      expect(snapshot.counters.received).toBe(40)
+    })
+
     it('keeps many agents apart', async () => {
       const store = await fresh()
       const batch = Array.from({ length: 100 }, (_, i) => hb(`agent-${i}`, i % 2 ? 'ok' : 'degraded'))
@@ -219,6 +233,18 @@ export function storeSuite(
         await store.apply([hb('b', 'ok')], at(3000))
         await expect(store.apply([hb('c', 'ok')], at(3000))).rejects.toMatchObject({ code: 'too_many_agents' })
         expect((await store.apply([hb('c', 'ok')], at(3601)))[0]!.agent).toBe('c') // a expired at 3600 s
+      })
+
+      it('refuses one of several concurrent batches alone', async () => {
+        const store = await capped({ maxAgents: 2 })
+        const answers = await Promise.allSettled([
+          store.apply([hb('a', 'ok')], at(0)),
+          store.apply([hb('b', 'ok')], at(0)),
+          store.apply([hb('c', 'ok')], at(0)),
+          store.apply([hb('a', 'degraded')], at(0)),
+        ])
+        expect(answers.map((a) => a.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+        expect(await states(store, at(0))).toEqual({ 'a/main': 'degraded', 'b/main': 'ok' })
       })
 
       it('counts new agents within one batch', async () => {

@@ -80,6 +80,19 @@ export interface SqlStoreOptions {
    * so that a flood of bad requests does not become a flood of disk writes.
    */
   storeTrafficCounters?: boolean
+  /**
+   * Group commit: heartbeats that arrive together are stored in one transaction
+   * (one fsync), each request answered once it has committed. Given the runtime's
+   * way to run something after the pending I/O callbacks (setImmediate).
+   */
+  groupCommit?: (flush: () => void) => void
+}
+
+interface Waiting {
+  batch: readonly Heartbeat[]
+  now: number
+  resolve: (records: ComponentRecord[]) => void
+  reject: (error: unknown) => void
 }
 
 const FLEET_COUNTERS: ReadonlySet<string> = new Set(['received', 'missed', 'expired'])
@@ -89,11 +102,14 @@ export class SqlStore implements Store {
   private readonly table: FleetTable
   private readonly db: SqlDatabase
   private readonly storeTrafficCounters: boolean
+  private readonly groupCommit: SqlStoreOptions['groupCommit']
+  private waiting: Waiting[] = []
 
   constructor(db: SqlDatabase, settings: TableSettings, options: SqlStoreOptions = {}) {
     this.db = db
     this.table = new FleetTable(settings)
     this.storeTrafficCounters = options.storeTrafficCounters ?? false
+    this.groupCommit = options.groupCommit
     db.exec(SCHEMA)
     const counters: Partial<Counters> = { rejected: {}, scrapes: {} }
     for (const row of db.all('SELECT name, value FROM counters')) {
@@ -107,7 +123,40 @@ export class SqlStore implements Store {
   }
 
   async apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]> {
-    return this.write(this.table.planBatch(batch, now)).results
+    if (!this.groupCommit) return this.write(this.table.planBatch(batch, now)).results
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ batch, now, resolve, reject })
+      if (this.waiting.length === 1) this.groupCommit!(() => this.flush())
+    })
+  }
+
+  /**
+   * Plan every waiting batch in arrival order, each on top of those before it;
+   * a batch refused by a cap or the rate limit fails alone. Then one transaction
+   * for all: either every accepted batch is stored, or none is.
+   */
+  private flush(): void {
+    const waiting = this.waiting
+    this.waiting = []
+    let change: Change | undefined
+    const accepted: { request: Waiting; from: number; to: number }[] = []
+    for (const request of waiting) {
+      try {
+        const from = change?.results.length ?? 0
+        change = this.table.planBatch(request.batch, request.now, change)
+        accepted.push({ request, from, to: change.results.length })
+      } catch (error) {
+        request.reject(error)
+      }
+    }
+    if (!change) return
+    try {
+      this.write(change)
+    } catch (error) {
+      for (const { request } of accepted) request.reject(error)
+      return
+    }
+    for (const { request, from, to } of accepted) request.resolve(change.results.slice(from, to))
   }
 
   async remove(agent: string, now: number): Promise<number> {

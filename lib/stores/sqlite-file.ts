@@ -59,5 +59,5 @@ export function openSqliteFile(
   }
   const db = connect(path)
   prepareFile(db, path, options.synchronous ?? 'FULL')
-  return new SqlStore(db, settings)
+  return new SqlStore(db, settings, { groupCommit: setImmediate })
 }

@@ -33,6 +33,8 @@ export interface Change {
   results: ComponentRecord[]
   /** Rate-limit tokens the change spends, by record key, once committed. */
   tokens: Map<string, number>
+  /** Agents, components per agent and versions the change adds: the caps count them. */
+  added: { agents: Set<string>; components: Map<string, number>; versions: Set<string> }
   now: number
 }
 
@@ -43,7 +45,25 @@ function emptyChange(now: number): Change {
     counts: { received: 0, missed: 0, expired: 0 },
     results: [],
     tokens: new Map(),
+    added: { agents: new Set(), components: new Map(), versions: new Set() },
     now,
+  }
+}
+
+/** A change to plan on top of, leaving `base` as it was if planning throws. */
+function extend(base: Change, now: number): Change {
+  return {
+    upserts: new Map(base.upserts),
+    deletes: new Set(base.deletes),
+    counts: { ...base.counts },
+    results: [...base.results],
+    tokens: new Map(base.tokens),
+    added: {
+      agents: new Set(base.added.agents),
+      components: new Map(base.added.components),
+      versions: new Set(base.added.versions),
+    },
+    now: Math.max(base.now, now),
   }
 }
 
@@ -72,15 +92,17 @@ export class FleetTable {
     this.revision++
   }
 
-  /** Plan a batch; throws LimitError, and plans nothing, if it would break a cap or the rate limit. */
-  planBatch(batch: readonly Heartbeat[], now: number): Change {
-    const change = emptyChange(now)
-    const fresh = { agents: new Set<string>(), components: new Map<string, number>(), versions: new Set<string>() }
+  /**
+   * Plan a batch, on top of `base` when several batches share one commit;
+   * throws LimitError, and plans nothing, if it would break a cap or the rate limit.
+   */
+  planBatch(batch: readonly Heartbeat[], now: number, base?: Change): Change {
+    const change = base ? extend(base, now) : emptyChange(now)
     for (const heartbeat of batch) {
       const key = recordKey(heartbeat.agent, heartbeat.component ?? DEFAULT_COMPONENT)
       const transition = next(change.upserts.get(key) ?? this.records.get(key), heartbeat, now, this.settings)
       const { record } = transition
-      this.checkCaps(record, this.records.has(key) && !transition.expired, change.upserts.has(key), fresh, now)
+      this.checkCaps(record, this.records.has(key) && !transition.expired, change.upserts.has(key), change.added, now)
       change.tokens.set(key, (change.tokens.get(key) ?? 0) + 1)
       change.upserts.set(key, record)
       change.results.push(record)
@@ -193,7 +215,7 @@ export class FleetTable {
     record: ComponentRecord,
     stored: boolean,
     planned: boolean,
-    fresh: { agents: Set<string>; components: Map<string, number>; versions: Set<string> },
+    fresh: Change['added'],
     now: number,
   ): void {
     const { maxAgents, maxComponentsPerAgent, maxVersions } = this.limits
