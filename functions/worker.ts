@@ -15,7 +15,9 @@ export default {
   fetch(request, env, ctx) {
     if (!app) {
       const settings = loadSettings(env as unknown as Record<string, unknown>)
-      app = createApp({ store: new DurableObjectStore(env, settings), settings, runtime: 'workers' }) as unknown as Hono
+      // No compression of our own: the Workers runtime compresses responses itself.
+      const store = new DurableObjectStore(env, settings)
+      app = createApp({ store, settings, runtime: 'workers', compression: false }) as unknown as Hono
     }
     return app.fetch(request, env, ctx)
   },

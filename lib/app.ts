@@ -6,6 +6,7 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { accepts } from 'hono/accepts'
 import { bearerAuth } from 'hono/bearer-auth'
 import { bodyLimit } from 'hono/body-limit'
+import { compress } from 'hono/compress'
 import type { Registry } from 'prom-client'
 import { ApiError, errorResponse, toApiError } from './errors.ts'
 import { type AgentView, type ComponentView, type FleetView, describeAgent, viewFleet } from './fleet.ts'
@@ -39,6 +40,11 @@ export interface AppOptions {
    * default metrics and request durations. Absent on Workers, whose isolates keep nothing.
    */
   runtimeRegistry?: Registry
+  /**
+   * gzip /metrics and /v1/agents when asked to (default). Off on Workers, whose
+   * runtime compresses responses itself and would compress ours a second time.
+   */
+  compression?: boolean
 }
 
 type AppEnv = { Variables: { errorCode: string } }
@@ -96,7 +102,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   let scrapesInFlight = 0
 
   const auth = (tokens: string[]): MiddlewareHandler =>
-    tokens.length > 0 ? bearerAuth({ token: tokens }) : async (_c, next) => next()
+    tokens.length > 0 ? bearerAuth({ token: tokens, realm: 'pulsegate' }) : async (_c, next) => next()
 
   const renderMetrics = createMetricsRenderer()
 
@@ -113,7 +119,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   app.onError((error, c) => {
     const apiError = toApiError(error)
-    if (apiError.status >= 500) console.error(error)
+    // Our own ApiErrors were logged where they arose, with their cause.
+    if (apiError.status >= 500 && !(error instanceof ApiError)) console.error(error)
     c.set('errorCode', apiError.code)
     return errorResponse(c, apiError)
   })
@@ -126,6 +133,11 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     c.header('X-Content-Type-Options', 'nosniff')
   })
   if (runtimeRegistry) app.use(prometheus({ registry: runtimeRegistry, prefix: 'pulsegate_' }).registerMetrics)
+  // Prometheus always asks for gzip, and a large fleet's exposition shrinks about tenfold.
+  if (options.compression ?? true) {
+    app.use('/metrics', compress())
+    app.use('/v1/agents', compress())
+  }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
   app.get('/livez', (c) => c.json({ status: 'ok' }))

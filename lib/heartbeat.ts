@@ -6,6 +6,7 @@ import { z } from 'zod'
 export const MAX_BODY_BYTES = 16 * 1024
 export const MAX_BATCH = 100
 export const MAX_LABELS = 8
+export const MAX_LABEL_NAME = 64
 export const MAX_MESSAGE_BYTES = 1024
 const ONE_DAY_SECONDS = 86_400
 
@@ -27,6 +28,7 @@ export const componentId = identifier(64)
 
 /** Why a label name is refused, or null: Prometheus syntax, and not one pulsegate uses itself. */
 function labelNameProblem(name: string): string | null {
+  if (name.length > MAX_LABEL_NAME) return `must be at most ${MAX_LABEL_NAME} characters`
   if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) return 'must be a Prometheus label name'
   if (name.startsWith('__')) return 'names starting with __ are reserved'
   if (RESERVED_LABELS.has(name)) return 'agent, component and version are reserved'

@@ -7,10 +7,14 @@ import type { ReadinessSettings } from './readiness.ts'
 const cap = (fallback: number) => z.coerce.number().int().min(0).default(fallback)
 const seconds = (fallback: number) => z.coerce.number().finite().min(0).default(fallback)
 // A token setting may hold several tokens, comma-separated, so one can be rotated without downtime.
+// A bearer token must be token68 (RFC 7235), or no Authorization header could carry it.
 const tokens = z
   .string()
   .optional()
   .transform((value) => (value ?? '').split(',').map((t) => t.trim()).filter(Boolean))
+  .refine((list) => list.every((t) => /^[A-Za-z0-9._~+/-]+=*$/.test(t)), {
+    message: 'a token may hold only letters, digits and . _ ~ + / - (then = padding)',
+  })
 
 const settingsSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(8787),

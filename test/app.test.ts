@@ -112,6 +112,7 @@ describe('POST /v1/heartbeat', () => {
     ['label name agent', { agent: 'a', status: 'ok', labels: { agent: 'v' } }, ['labels', 'agent']],
     ['label name version', { agent: 'a', status: 'ok', labels: { version: 'v' } }, ['labels', 'version']],
     ['label name __proto__', JSON.parse('{"agent":"a","status":"ok","labels":{"__proto__":{"x":"y"}}}'), ['labels', '__proto__']],
+    ['label name of 65 chars', { agent: 'a', status: 'ok', labels: { [long(65)]: 'v' } }, ['labels', long(65)]],
     ['label value of 129 chars', { agent: 'a', status: 'ok', labels: { a: long(129) } }, ['labels', 'a']],
     ['label value not a string', { agent: 'a', status: 'ok', labels: { a: 1 } }, ['labels', 'a']],
     ['an unknown field', { agent: 'a', status: 'ok', interval: 5 }, []],
@@ -252,7 +253,7 @@ describe('tokens', () => {
     const { post, store, metrics } = setup(env)
     const none = await post({ agent: 'a', status: 'ok' })
     expect(none.status).toBe(401)
-    expect(none.headers.get('WWW-Authenticate')).toMatch(/^Bearer/)
+    expect(none.headers.get('WWW-Authenticate')).toBe('Bearer realm="pulsegate"')
     expect(((await none.json()) as any).error.code).toBe('unauthorized')
     const wrong = await post({ agent: 'a', status: 'ok' }, { Authorization: 'Bearer nope' })
     expect(wrong.status).toBe(401)
@@ -520,6 +521,20 @@ describe('/metrics', () => {
     for (const name of text.match(/^# TYPE (\S+)/gm)!.map((l) => l.slice(7))) {
       expect(text).toMatch(new RegExp(`^# HELP ${name} \\S`, 'm'))
     }
+  })
+
+  it('compresses the exposition when the scraper accepts gzip, as Prometheus does', async () => {
+    const { request, post } = setup()
+    await post(Array.from({ length: 50 }, (_, i) => ({ agent: `node-${i}`, status: 'ok' })))
+    const plain = await (await request('/metrics')).text()
+    const res = await request('/metrics', { headers: { 'Accept-Encoding': 'gzip' } })
+    expect(res.headers.get('Content-Encoding')).toBe('gzip')
+    const bytes = new Uint8Array(await res.arrayBuffer())
+    expect(bytes.byteLength).toBeLessThan(plain.length / 4)
+    const unzipped = await new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).text()
+    expect(unzipped.replace(/promhttp_metric_handler_requests_total\{code="200"\} \d+/, '')).toBe(
+      plain.replace(/promhttp_metric_handler_requests_total\{code="200"\} \d+/, ''),
+    )
   })
 
   it('serves the text format by default, with the registry content type', async () => {

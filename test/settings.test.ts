@@ -43,6 +43,8 @@ describe('settings', () => {
     ['RATE_LIMIT_PER_SECOND', 'fast'],
     ['ALLOW_UNAUTHENTICATED', 'yes'],
     ['SQLITE_SYNCHRONOUS', 'OFF'],
+    ['HEARTBEAT_TOKEN', 'pa$$word!'],
+    ['METRICS_TOKEN', 'good,with space'],
   ])('stops on %s=%s with a message naming it', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError)
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`^invalid setting ${name}:`))

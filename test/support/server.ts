@@ -1,7 +1,7 @@
 // Start a real server (functions/node.ts by default; Bun's and Deno's with `command`)
 // as its own process, on a port the OS picks, on 127.0.0.1 only; stop it by its own process id.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -34,8 +34,22 @@ function spawnServer(env: Record<string, string>, { command = NODE_COMMAND }: Se
   })
 }
 
+const tempDirs: string[] = []
+// Temp dirs outlive the servers that used them (tests restart on the same dir),
+// so they go when the test process does.
+process.on('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
+
+/** A fresh temp dir, removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  tempDirs.push(dir)
+  return dir
+}
+
 export function tempDataDir(): string {
-  return mkdtempSync(join(tmpdir(), 'pulsegate-e2e-'))
+  return tempDir('pulsegate-e2e-')
 }
 
 /** Run the server to its exit (for starts that must fail); resolves with code and output. */

@@ -1,11 +1,10 @@
 // Run the real `wrangler dev` (workerd) on 127.0.0.1 in its own process group,
 // so that stopping it stops workerd too, not only the wrangler process.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ROOT } from './server.ts'
+import { ROOT, tempDir } from './server.ts'
 
 export const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js')
 /** wrangler works offline when it neither reports usage nor asks Cloudflare for request metadata. */
@@ -32,7 +31,7 @@ export interface RunningWrangler {
 
 export async function startWranglerDev(vars: Record<string, string> = {}): Promise<RunningWrangler> {
   const port = await freePort()
-  const args = [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', mkdtempSync(join(tmpdir(), 'pulsegate-wrangler-'))]
+  const args = [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', tempDir('pulsegate-wrangler-')]
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`)
   const started = performance.now()
   const child = spawn(process.execPath, args, {

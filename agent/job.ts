@@ -1,0 +1,93 @@
+// pulsegate-agent, the Node sidecar (agent/ may use node: modules; see clock.ts).
+// `pulsegate-agent run -- command args…`: a cron job wrapped like healthchecks.io's
+// start/success/fail pings. It reports starting, runs the job (its output passes
+// straight through), reports ok or degraded with the exit code and duration, and
+// exits with the job's own code (a signal n gives 128+n, as shells do).
+import { spawn } from 'node:child_process'
+import { constants } from 'node:os'
+import { ONE_SHOT_BUDGET_MS, retryDelay } from './backoff.ts'
+import { formatDuration } from './checks.ts'
+import { type AgentDeps, type Outcome, Reporter, type ReporterConfig } from './reporter.ts'
+
+export interface JobConfig extends ReporterConfig {
+  component: string
+  /** interval_seconds of each beat: the job's schedule, so a run that never comes shows as missed. */
+  intervalMs: number
+  command: string[]
+}
+
+interface JobEnd {
+  exitCode: number
+  message: string
+}
+
+const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const
+
+function runCommand(command: string[], now: () => number): Promise<JobEnd> {
+  const started = now()
+  return new Promise((resolve) => {
+    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit' })
+    // While the job runs, a signal to the agent is the job's to handle.
+    const forward = (signal: NodeJS.Signals) => child.kill(signal)
+    for (const s of FORWARDED) process.on(s, forward)
+    let done = false
+    const finish = (end: JobEnd) => {
+      if (done) return
+      done = true
+      for (const s of FORWARDED) process.off(s, forward)
+      resolve(end)
+    }
+    const after = () => formatDuration(now() - started)
+    child.on('error', (error) => finish({ exitCode: 127, message: `could not start: ${error.message}` }))
+    child.on('exit', (code, signal) => {
+      if (code !== null) return finish({ exitCode: code, message: `exit code ${code} after ${after()}` })
+      const exitCode = 128 + (constants.signals[signal!] ?? 0)
+      finish({ exitCode, message: `killed by ${signal} (exit code ${exitCode}) after ${after()}` })
+    })
+  })
+}
+
+/** Send what is queued, backing off on retryable failures, for at most `budgetMs`. */
+async function deliver(reporter: Reporter, capMs: number, budgetMs: number): Promise<Outcome> {
+  const { clock, random, log } = reporter.deps
+  const giveUpAt = clock.now() + budgetMs
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await reporter.flush()
+    if (outcome.kind !== 'retry') return outcome
+    const delayMs = retryDelay(attempt, capMs, random, outcome.error.retryAfter)
+    if (clock.now() + delayMs > giveUpAt) {
+      log(`gave up: pulsegate did not take the heartbeat (${outcome.error.message})`)
+      return outcome
+    }
+    await clock.sleep(delayMs)
+  }
+}
+
+/**
+ * Answers the exit code: the job's own. When pulsegate refuses the configuration
+ * (token, bad heartbeat) the job still runs — monitoring must not stop the work —
+ * and the agent says so at once, then exits with the job's code, or 2 if that was 0.
+ */
+export async function runJob(config: JobConfig, deps: AgentDeps): Promise<number> {
+  const reporter = new Reporter(config, deps)
+  const interval = config.intervalMs / 1000
+  reporter.put(config.component, 'starting', undefined, interval)
+  // The starting beat goes while the job already runs: one try, no waiting on pulsegate.
+  const starting = reporter.flush().then((outcome) => {
+    if (outcome.kind === 'fatal') deps.log(outcome.message)
+    return outcome
+  })
+  const end = await runCommand(config.command, () => deps.clock.now())
+  if (end.exitCode === 127 && end.message.startsWith('could not start')) deps.log(end.message) // as a shell would say
+  const started = await starting
+  if (started.kind === 'fatal') return end.exitCode || 2
+
+  reporter.put(config.component, end.exitCode === 0 ? 'ok' : 'degraded', end.message, interval)
+  const budgetMs = Math.min(config.intervalMs, ONE_SHOT_BUDGET_MS)
+  const outcome = await deliver(reporter, budgetMs, budgetMs)
+  if (outcome.kind === 'fatal') {
+    deps.log(outcome.message)
+    return end.exitCode || 2
+  }
+  return end.exitCode
+}

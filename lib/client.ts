@@ -1,0 +1,220 @@
+// A small typed client for pulsegate, built on `fetch` only, so it runs on Node,
+// Bun, Deno, Workers and in browsers (no node: imports here). It builds every
+// heartbeat with the server's own zod schemas (lib/heartbeat.ts) and validates
+// before sending, so client and server can never disagree about what is valid.
+import type { ZodError } from 'zod'
+import { type Heartbeat, agentId, heartbeatBodySchema, heartbeatSchema } from './heartbeat.ts'
+import type { State } from './readiness.ts'
+
+export type { Heartbeat } from './heartbeat.ts'
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>
+
+export interface ClientOptions {
+  /** Where pulsegate answers, e.g. http://127.0.0.1:8787 (a path prefix is kept). */
+  baseUrl: string
+  /** Sent as `Authorization: Bearer <token>` when set. */
+  token?: string | undefined
+  /** Defaults to the global fetch; tests and odd runtimes inject their own. */
+  fetch?: FetchLike | undefined
+  /** Per request, in ms; default 10 000. */
+  timeout?: number | undefined
+}
+
+/** The state one heartbeat left its component in. */
+export interface BeatResult {
+  agent: string
+  component: string
+  state: State
+}
+
+export interface ReadinessAnswer {
+  /** The HTTP code: 200 ok, 400 starting or recovering, 503 degraded. */
+  code: number
+  state: State
+  status: string
+  pid?: number
+}
+
+export interface Issue {
+  path: (string | number)[]
+  message: string
+}
+
+/**
+ * Anything but a success. `status` is the HTTP status, or 0 when no answer came
+ * (`code` is then `network_error` or `timeout`, or `invalid_heartbeat` when the
+ * client refused to send a heartbeat the server would reject).
+ */
+export class PulsegateError extends Error {
+  override name = 'PulsegateError'
+  readonly status: number
+  readonly code: string
+  readonly issues: Issue[] | undefined
+  /** Seconds the server asked us to wait (Retry-After), when it said. */
+  readonly retryAfter: number | undefined
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    extra: { issues?: Issue[] | undefined; retryAfter?: number | undefined; cause?: unknown } = {},
+  ) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause })
+    this.status = status
+    this.code = code
+    this.issues = extra.issues
+    this.retryAfter = extra.retryAfter
+  }
+
+  /** Worth sending again later: no answer, a 5xx, 408 or 429. */
+  get retryable(): boolean {
+    if (this.status === 0) return this.code === 'network_error' || this.code === 'timeout'
+    return this.status >= 500 || this.status === 408 || this.status === 429
+  }
+
+  /** The server refused the token (or wanted one). */
+  get unauthorized(): boolean {
+    return this.status === 401 || this.status === 403
+  }
+}
+
+/** Retry-After is either delta-seconds or an HTTP date; answers seconds from `now` (≥ 0). */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined
+  const text = value.trim()
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text)
+  const date = Date.parse(text)
+  return Number.isNaN(date) ? undefined : Math.max(0, (date - now) / 1000)
+}
+
+function issuesOf(error: ZodError, single: boolean): Issue[] {
+  return error.issues.map((i) => ({
+    path: (single ? i.path.slice(1) : i.path).map((p) => (typeof p === 'number' ? p : String(p))),
+    message: i.message,
+  }))
+}
+
+function invalid(error: ZodError, single: boolean): PulsegateError {
+  const issues = issuesOf(error, single)
+  const detail = issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ')
+  return new PulsegateError(0, 'invalid_heartbeat', `the heartbeat is not valid, not sent: ${detail}`, { issues })
+}
+
+/** What went wrong with a fetch that got no answer, in words a log line can carry. */
+function noAnswer(error: unknown, timeoutMs: number): PulsegateError {
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    return new PulsegateError(0, 'timeout', `no answer from pulsegate within ${timeoutMs / 1000}s`, { cause: error })
+  }
+  return new PulsegateError(0, 'network_error', fetchFailureReason(error) || 'network error', { cause: error })
+}
+
+/** Why a fetch got no answer: Node's fetch says only "fetch failed" and keeps the reason (ECONNREFUSED …) in `cause`. */
+export function fetchFailureReason(error: unknown): string {
+  const cause = error instanceof Error ? error.cause : undefined
+  if (cause instanceof Error && cause.message) return cause.message
+  return error instanceof Error ? error.message : String(error)
+}
+
+function parseJson(text: string): any {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+function failure(res: Response, body: any): PulsegateError {
+  const retryAfter = parseRetryAfter(res.headers.get('Retry-After'))
+  const e = body?.error
+  if (e && typeof e.code === 'string' && typeof e.message === 'string') {
+    const issues = Array.isArray(e.issues) ? (e.issues as Issue[]) : undefined
+    return new PulsegateError(res.status, e.code, e.message, { issues, retryAfter })
+  }
+  // Not pulsegate's shape: a proxy in between, or not pulsegate at all.
+  const reason = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${res.ok ? ', not an answer from pulsegate' : ''}`
+  return new PulsegateError(res.status, 'http_error', reason, { retryAfter })
+}
+
+export interface PulsegateClient {
+  /** Send one heartbeat; answers the state it left its component in. */
+  beat(heartbeat: Heartbeat): Promise<BeatResult>
+  /** Send 1–100 heartbeats in one all-or-nothing batch; answers each in order. */
+  beatMany(heartbeats: Heartbeat[]): Promise<BeatResult[]>
+  /** Remove an agent; answers how many components went (0: it was already gone). */
+  deregister(agent: string): Promise<number>
+  /** /readyz, or /readyz/:agent when an agent is named. Not-ok states are answers, not errors. */
+  readiness(agent?: string, options?: { exclude?: string[] }): Promise<ReadinessAnswer>
+}
+
+export function createClient(options: ClientOptions): PulsegateClient {
+  const base = options.baseUrl.replace(/\/+$/, '')
+  const doFetch: FetchLike = options.fetch ?? ((input, init) => fetch(input, init))
+  const timeoutMs = options.timeout ?? 10_000
+  const auth: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {}
+
+  /**
+   * One request; answers status and parsed JSON body when `accept(status, body)`
+   * holds, else throws the server's error.
+   */
+  async function request(method: string, path: string, body: unknown, accept: (status: number, body: any) => boolean) {
+    const headers: Record<string, string> = { Accept: 'application/json', ...auth }
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    let res: Response
+    let text: string
+    try {
+      res = await doFetch(`${base}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+      text = await res.text()
+    } catch (error) {
+      throw noAnswer(error, timeoutMs)
+    }
+    const json = parseJson(text)
+    if (!accept(res.status, json)) throw failure(res, json)
+    return { status: res.status, json }
+  }
+  const ok = (status: number, body: any) => status >= 200 && status < 300 && body !== undefined
+
+  async function send(batch: Heartbeat[] | Heartbeat): Promise<BeatResult[]> {
+    const single = !Array.isArray(batch)
+    const parsed = heartbeatBodySchema.safeParse(batch)
+    if (!parsed.success) throw invalid(parsed.error, single)
+    // A single heartbeat goes as an object, exactly as it was given.
+    const answered = (status: number, body: any) => ok(status, body) && Array.isArray(body.results)
+    const { json } = await request('POST', '/v1/heartbeat', single ? parsed.data[0] : parsed.data, answered)
+    return json.results as BeatResult[]
+  }
+
+  return {
+    async beat(heartbeat) {
+      const results = await send(heartbeat)
+      return results[0]!
+    },
+    beatMany: (heartbeats) => send(heartbeats),
+    async deregister(agent) {
+      const id = agentId.safeParse(agent)
+      if (!id.success) throw new PulsegateError(0, 'invalid_agent', `not an agent id: ${id.error.issues[0]?.message}`)
+      // 404 unknown_agent: already gone, which is what was asked for.
+      const gone = (status: number, body: any) => ok(status, body) || (status === 404 && body?.error?.code === 'unknown_agent')
+      const { status, json } = await request('DELETE', `/v1/agents/${encodeURIComponent(agent)}`, undefined, gone)
+      return status === 404 ? 0 : (json.removed as number)
+    },
+    async readiness(agent, { exclude = [] } = {}) {
+      const query = exclude.length ? `?${exclude.map((e) => `exclude=${encodeURIComponent(e)}`).join('&')}` : ''
+      const path = agent === undefined ? '/readyz' : `/readyz/${encodeURIComponent(agent)}`
+      const answer = (status: number, body: any) => [200, 400, 503].includes(status) && typeof body?.state === 'string'
+      const { status, json } = await request('GET', `${path}${query}`, undefined, answer)
+      return { code: status, ...(json as Omit<ReadinessAnswer, 'code'>) }
+    },
+  }
+}
+
+/** Validate one heartbeat as the server would, without sending it (for early, clear errors). */
+export function checkHeartbeat(heartbeat: unknown): PulsegateError | undefined {
+  const parsed = heartbeatSchema.safeParse(heartbeat)
+  return parsed.success ? undefined : invalid(parsed.error, false)
+}
