@@ -1,5 +1,6 @@
-// The real server process (functions/node.ts) over real HTTP: the whole story,
-// a restart, and kill -9 right after a burst of acknowledged heartbeats.
+// The real server process (functions/node.ts) over real HTTP: a restart, kill -9
+// right after a burst of acknowledged heartbeats, and starts that must fail.
+// (The shared HTTP story runs against it in scenario.node.test.ts.)
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -19,35 +20,6 @@ async function start(env: Record<string, string> = {}, dataDir?: string) {
 }
 
 describe('the Node server', () => {
-  it('serves on 127.0.0.1 and walks starting → ok → degraded → recovering → ok', async () => {
-    // A zero recovery window lets the second ok after degraded finish recovery without a sleep.
-    const server = await start({ RECOVERY_SECONDS: '0' })
-    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
-    const { beat, get } = client(server.url)
-    expect((await get('/livez')).status).toBe(200)
-    expect((await get('/readyz')).status).toBe(400) // no agents yet: starting
-
-    const steps: [string, number, string][] = [
-      ['starting', 400, 'starting'],
-      ['ok', 200, 'ok'],
-      ['degraded', 503, 'degraded'],
-      ['ok', 400, 'recovering'],
-      ['ok', 200, 'ok'],
-    ]
-    for (const [status, code, state] of steps) {
-      const answer = await beat({ agent: 'node-17', component: 'proxy', status, pid: 4242, version: '19.1.2' })
-      expect(answer.body.results[0].state).toBe(state)
-      const readyz = await get('/readyz/node-17')
-      expect(readyz.status).toBe(code)
-      expect(readyz.json()).toMatchObject({ state, pid: 4242 })
-    }
-    const metrics = (await get('/metrics')).text
-    expect(metrics).toContain('process_state{agent="node-17",component="proxy"} 0')
-    expect(metrics).toContain('heartbeat_connections_received_total 5')
-    expect(metrics).toMatch(/^nodejs_heap_size_used_bytes \d/m)
-    expect(metrics).toContain('pulsegate_build_info{version="0.1.0",runtime="node"} 1')
-  })
-
   it('sees a missed heartbeat from the deadline on, and keeps state across a restart', async () => {
     const dataDir = tempDataDir()
     const server = await start({}, dataDir)
