@@ -1,44 +1,33 @@
-// Node ≥ 22.13: settings from env → SQLite store → app → @hono/node-server.
+// Node ≥ 22.18: settings from env → SQLite store (node:sqlite) → app → @hono/node-server.
 import { serve } from '@hono/node-server'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { createApp } from '../lib/app.ts'
-import { checkExposure, loadSettings, SettingsError } from '../lib/settings.ts'
-import { DatabaseFileError } from '../lib/stores/sqlite-file.ts'
+import { listening, start, whileServing } from '../lib/serve.ts'
 import { openSqliteStore } from '../lib/stores/sqlite.ts'
 
-function open() {
-  try {
-    const settings = loadSettings(process.env)
-    checkExposure(settings)
-    return { settings, store: openSqliteStore({ dataDir: settings.dataDir, synchronous: settings.synchronous }, settings) }
-  } catch (error) {
-    if (!(error instanceof SettingsError || error instanceof DatabaseFileError)) throw error
-    console.error(`pulsegate: ${error.message}`)
-    process.exit(1)
-  }
-}
-
-const { settings, store } = open()
+const exit = (code: number) => process.exit(code)
+const started = await start(
+  process.env,
+  (settings) => openSqliteStore({ dataDir: settings.dataDir, synchronous: settings.synchronous }, settings),
+  exit,
+)
+const { settings, store } = started
 const runtimeRegistry = new Registry()
 collectDefaultMetrics({ register: runtimeRegistry })
 const app = createApp({ store, settings, runtime: 'node', runtimeRegistry })
 
 const server = serve({ fetch: app.fetch, hostname: settings.host, port: settings.port }, (info) => {
-  console.log(`pulsegate listening on http://${info.address}:${info.port} (data in ${settings.dataDir})`)
+  console.log(listening(info.address, info.port, settings))
 })
-const sweeper = setInterval(() => void store.sweep(Date.now()), settings.sweepSeconds * 1000)
-sweeper.unref()
-
-let closing = false
-function shutdown(signal: string) {
-  if (closing) return
-  closing = true
-  console.log(`pulsegate: ${signal}, closing`)
-  clearInterval(sweeper)
-  // Every acknowledged heartbeat is already committed; closing only tidies up.
-  server.close()
-  if ('closeAllConnections' in server) server.closeAllConnections()
-  void store.close().then(() => process.exit(0))
-}
-process.on('SIGTERM', () => shutdown('SIGTERM'))
-process.on('SIGINT', () => shutdown('SIGINT'))
+const serving = whileServing(
+  started,
+  () => {
+    server.close()
+    // Keep-alive connections would hold close() open; the data is safe either way.
+    if ('closeAllConnections' in server) server.closeAllConnections()
+  },
+  exit,
+)
+serving.sweeper.unref()
+process.on('SIGTERM', () => void serving.shutdown('SIGTERM'))
+process.on('SIGINT', () => void serving.shutdown('SIGINT'))

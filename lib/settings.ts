@@ -55,7 +55,12 @@ export interface Settings extends ReadinessSettings {
   synchronous: 'FULL' | 'NORMAL'
 }
 
-export class SettingsError extends Error {
+/** A reason not to start, said in one line to whoever started the server. */
+export class StartError extends Error {
+  name = 'StartError'
+}
+
+export class SettingsError extends StartError {
   name = 'SettingsError'
 }
 

@@ -33,6 +33,7 @@ import { type Limits, NO_LIMITS, RateLimiter } from '../limits.ts'
 import { type ComponentRecord, DEFAULT_COMPONENT, isExpired } from '../readiness.ts'
 import { type Counters, type FleetCounters, type Snapshot, type Store, type TrafficCounter, recordKey } from './store.ts'
 import { type Change, FleetTable, type TableSettings } from './table.ts'
+import { StartError } from '../settings.ts'
 
 export const KV_FILE = 'pulsegate.kv'
 
@@ -56,7 +57,7 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out
 }
 
-export class KvOpenError extends Error {
+export class KvOpenError extends StartError {
   name = 'KvOpenError'
 }
 

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type SqlDatabase, SqlStore } from './sql.ts'
 import type { TableSettings } from './table.ts'
+import { StartError } from '../settings.ts'
 
 export const DATABASE_FILE = 'pulsegate.sqlite'
 
@@ -22,7 +23,7 @@ export type Synchronous = 'FULL' | 'NORMAL'
 /** "pgat" — marks a file as pulsegate's, so a foreign database is never taken over. */
 export const APPLICATION_ID = 0x70676174
 
-export class DatabaseFileError extends Error {
+export class DatabaseFileError extends StartError {
   name = 'DatabaseFileError'
 }
 
