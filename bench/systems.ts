@@ -1,0 +1,220 @@
+// The systems under test and the references: how each is started (on 127.0.0.1
+// only), fed a fleet, loaded, measured and stopped — always by its own pid.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type LuaRequest, agentId, inParallel, send, sendOk } from './load.ts'
+
+export const ROOT = new URL('..', import.meta.url).pathname
+
+export type Kind = 'pulsegate' | 'pushgateway' | 'pushgateway-nocheck' | 'raw'
+export const KINDS: readonly Kind[] = ['pulsegate', 'pushgateway', 'pushgateway-nocheck', 'raw']
+
+export const LABEL: Record<Kind, string> = {
+  pulsegate: 'pulsegate (Node, SQLite)',
+  pushgateway: 'Pushgateway',
+  'pushgateway-nocheck': 'Pushgateway, no consistency check',
+  raw: 'raw limit (node:http + Map)',
+}
+
+export interface Running {
+  kind: Kind
+  url: string
+  pid: number
+  /** pulsegate's DATA_DIR. */
+  dataDir?: string
+  stop(): Promise<void>
+}
+
+// ---------------------------------------------------------------------------
+// Processes
+
+const live = new Set<ChildProcess>()
+// Whatever happens to the harness, nothing it started outlives it.
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+})
+
+interface Tracked {
+  child: ChildProcess
+  output: () => string
+  exited: Promise<unknown>
+}
+
+function spawnTracked(command: string, args: string[], env: Record<string, string>): Tracked {
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  live.add(child)
+  let output = ''
+  // Keep only the tail: a server that logs a lot must not grow the harness.
+  const keep = (d: Buffer) => (output = (output + d).slice(-16_384))
+  child.stdout!.on('data', keep)
+  child.stderr!.on('data', keep)
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  void exited.then(() => live.delete(child))
+  return { child, output: () => output, exited }
+}
+
+/** SIGTERM by pid; SIGKILL if it is still there 5 s later. */
+async function stopTracked({ child, exited }: Tracked): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** Resolve once `ready` finds the server's URL; fail if it exits or takes more than 20 s. */
+function whenReady(tracked: Tracked, what: string, ready: () => Promise<string | undefined>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let done = false
+    const finish = (error?: Error, url?: string) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      if (error) {
+        void stopTracked(tracked)
+        reject(error)
+      } else resolve(url!)
+    }
+    const timer = setTimeout(() => finish(new Error(`${what} did not start in 20 s:\n${tracked.output()}`)), 20_000)
+    void tracked.exited.then((code) => finish(new Error(`${what} exited (${code}) before it was ready:\n${tracked.output()}`)))
+    const poll = async () => {
+      while (!done) {
+        const url = await ready()
+        if (url) return finish(undefined, url)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+    poll().catch((error: Error) => finish(error))
+  })
+}
+
+/** A node server that prints `listening on http://127.0.0.1:PORT`. */
+async function startNode(kind: Kind, script: string, env: Record<string, string>, dataDir?: string): Promise<Running> {
+  const tracked = spawnTracked(process.execPath, [script], { HOST: '127.0.0.1', PORT: '0', ...env })
+  const url = await whenReady(tracked, script, async () => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(tracked.output())?.[1])
+  return {
+    kind,
+    url,
+    pid: tracked.child.pid!,
+    ...(dataDir ? { dataDir } : {}),
+    stop: async () => {
+      await stopTracked(tracked)
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.on('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+async function startPushgateway(kind: Kind, flags: string[]): Promise<Running> {
+  // The port is free when asked for and taken a moment later: another engineer's
+  // server may take it in between, so try a few.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const tracked = spawnTracked('prometheus-pushgateway', ['--persistence.file=', `--web.listen-address=127.0.0.1:${port}`, ...flags], {})
+    try {
+      await whenReady(tracked, 'prometheus-pushgateway', async () => {
+        const answer = await send(`${url}/-/ready`, { timeoutMs: 1000 }).catch(() => undefined)
+        return answer?.status === 200 ? url : undefined
+      })
+      return { kind, url, pid: tracked.child.pid!, stop: () => stopTracked(tracked) }
+    } catch (error) {
+      if (attempt === 3) throw error
+    }
+  }
+}
+
+/**
+ * pulsegate's abuse limits stay on (their checks are part of the cost of a heartbeat)
+ * but so high that they never trigger: the default cap of 10k agents would refuse the
+ * 100k fleet, and a cycling load sends each agent more than the default 10 beats/s.
+ */
+export const PULSEGATE_LIMITS = { MAX_AGENTS: '1000000', RATE_LIMIT_PER_SECOND: '1000000' }
+
+export function start(kind: Kind): Promise<Running> {
+  switch (kind) {
+    case 'pulsegate': {
+      const dataDir = mkdtempSync(join(tmpdir(), 'pulsegate-bench-'))
+      return startNode(kind, 'functions/node.ts', { DATA_DIR: dataDir, EXPIRE_SECONDS: '0', ...PULSEGATE_LIMITS }, dataDir)
+    }
+    case 'pushgateway':
+      return startPushgateway(kind, [])
+    case 'pushgateway-nocheck':
+      return startPushgateway(kind, ['--push.disable-consistency-check'])
+    case 'raw':
+      return startNode(kind, 'bench/raw-limit.ts', {})
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Feeding and loading
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' }
+const isPushgateway = (kind: Kind) => kind === 'pushgateway' || kind === 'pushgateway-nocheck'
+
+/** One heartbeat of the agent whose id is the Lua variable `id`, as wrk sends it. */
+export function ingestRequest(kind: Kind): LuaRequest {
+  if (isPushgateway(kind)) {
+    return { method: 'POST', path: '"/metrics/job/heartbeat/instance/" .. id', body: '"process_state 0\\n"' }
+  }
+  return { method: 'POST', path: '"/v1/heartbeat"', body: `'{"agent":"' .. id .. '","status":"ok"}'`, headers: JSON_HEADERS }
+}
+
+/**
+ * Register agents 1..fleet: pulsegate and the raw limit in batches of 100, the
+ * Pushgateway one group per push (it has no batch). The populating heartbeats state
+ * a one-day interval (sticky in pulsegate), so no agent goes overdue during a long
+ * run while the load itself sends the minimal `{"agent","status"}` body.
+ */
+export async function populate(system: Running, fleet: number): Promise<void> {
+  if (isPushgateway(system.kind)) {
+    await inParallel(fleet, 16, (i) =>
+      sendOk(`${system.url}/metrics/job/heartbeat/instance/${agentId(i + 1)}`, { method: 'POST', body: 'process_state 0\n' }),
+    )
+    return
+  }
+  const batches = Math.ceil(fleet / 100)
+  await inParallel(batches, 4, (b) => {
+    const beats = []
+    for (let i = b * 100 + 1; i <= Math.min(fleet, (b + 1) * 100); i++) {
+      beats.push({ agent: agentId(i), status: 'ok', interval_seconds: 86_400 })
+    }
+    return sendOk(`${system.url}/v1/heartbeat`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(beats) })
+  })
+}
+
+/** Which systems answer a Prometheus scrape at /metrics. */
+export const scrapes = (kind: Kind) => kind !== 'raw'
+
+// ---------------------------------------------------------------------------
+// Measuring from outside
+
+/** VmRSS of a process, in KiB. */
+export function rssKiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`)
+  return Number(match[1])
+}
+
+/** pulsegate.sqlite + pulsegate.sqlite-wal, as they are on disk (no checkpoint can be forced from outside). */
+export function sqliteBytes(dataDir: string): number {
+  let bytes = 0
+  for (const name of ['pulsegate.sqlite', 'pulsegate.sqlite-wal']) {
+    const path = join(dataDir, name)
+    if (existsSync(path)) bytes += statSync(path).size
+  }
+  return bytes
+}
