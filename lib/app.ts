@@ -9,7 +9,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { compress } from 'hono/compress'
 import type { Registry } from 'prom-client'
 import { ApiError, errorResponse, toApiError } from './errors.ts'
-import { type AgentView, type ComponentView, type FleetView, describeAgent, viewFleet } from './fleet.ts'
+import { type AgentView, type ComponentView, type FleetView, describeAgent, viewAgentAt, viewFleet } from './fleet.ts'
 import { MAX_BODY_BYTES, heartbeatBodySchema } from './heartbeat.ts'
 import { LimitError } from './limits.ts'
 import { createMetricsRenderer } from './metrics.ts'
@@ -205,17 +205,17 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     return c.json({ agent, removed })
   })
 
-  const answerReadyz = (
+  const answerReadyz = async (
     c: Context,
     subject: string,
     state: State,
-    checks: () => Check[],
+    checks: () => Promise<Check[]>,
     pid: number | null = null,
   ) => {
     const exclude = c.req.queries('exclude') ?? []
     const verbose = c.req.query('verbose') !== undefined
-    // Most probes ask for neither, and then the state is the view's own aggregate.
-    const result = exclude.length > 0 || verbose ? readiness(checks(), exclude) : undefined
+    // Most probes ask for neither, and then the state is the aggregate already kept.
+    const result = exclude.length > 0 || verbose ? readiness(await checks(), exclude) : undefined
     const code = READYZ_CODE[result?.state ?? state]
     if (result && verbose) return c.text(verboseReadyz(result), code)
     const body: { status: string; state: State; pid?: number } = {
@@ -226,15 +226,19 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     return c.json(body, code)
   }
 
+  // The two hot probes never look at the whole fleet: the store keeps every
+  // agent's state up to date as heartbeats arrive, and one agent is its own records.
   app.get('/readyz', async (c) => {
-    const { view } = await fleetAt(clock())
-    return answerReadyz(c, 'fleet', view.state, () => agentChecks(view.agents))
+    const now = clock()
+    const { state } = await store.summary(now)
+    return answerReadyz(c, 'fleet', state, async () => agentChecks((await fleetAt(now)).view.agents))
   })
 
   app.get('/readyz/:agent', async (c) => {
-    const agent = (await fleetAt(clock())).view.byId.get(c.req.param('agent'))
+    const now = clock()
+    const agent = viewAgentAt(await store.agent(c.req.param('agent'), now), now, settings)
     if (!agent) throw new ApiError(404, 'unknown_agent', `no agent ${c.req.param('agent')}`)
-    return answerReadyz(c, `agent ${agent.agent}`, agent.state, () => componentChecks(agent), agent.pid)
+    return answerReadyz(c, `agent ${agent.agent}`, agent.state, async () => componentChecks(agent), agent.pid)
   })
 
   app.get(

@@ -1,5 +1,6 @@
 // What readers see: stored records observed at `now`, grouped per agent, and
 // aggregated with Teleport's rule. Pure, like lib/readiness.ts.
+import { type FleetSummary, summaryOf } from './agent-states.ts'
 import {
   type ComponentRecord,
   type ReadinessSettings,
@@ -77,6 +78,12 @@ export function viewFleet(records: Iterable<ComponentRecord>, now: number, setti
   return { agents, byId: new Map(agents.map((a) => [a.agent, a])), state, overdue, validUntil }
 }
 
+/** One agent from its own records (none: undefined), without looking at the rest of the fleet. */
+export function viewAgentAt(records: readonly ComponentRecord[], now: number, settings: ReadinessSettings): AgentView | undefined {
+  if (records.length === 0) return undefined
+  return viewAgent(records[0]!.agent, records.map((record) => viewComponent(record, now, settings)))
+}
+
 function viewAgent(agent: string, components: ComponentView[]): AgentView {
   components.sort((a, b) => compare(a.record.component, b.record.component))
   // Latest first, so pid and version come from the most recent heartbeat that stated them.
@@ -102,4 +109,9 @@ export function describeAgent(agent: AgentView): string | null {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** A summary from records, for stores that keep no live index (they read the whole fleet anyway). */
+export function summarize(records: Iterable<ComponentRecord>, now: number, settings: ReadinessSettings): FleetSummary {
+  return summaryOf(viewFleet(records, now, settings).agents.map((agent) => agent.state))
 }

@@ -3,6 +3,7 @@
 // give `reopen`, which closes the store and opens it again on the same data.
 import { describe, expect, it } from 'vitest'
 import type { Heartbeat } from '../lib/heartbeat.ts'
+import { summarize } from '../lib/fleet.ts'
 import type { Limits } from '../lib/limits.ts'
 import type { ReadinessSettings } from '../lib/readiness.ts'
 import type { Store } from '../lib/stores/store.ts'
@@ -175,6 +176,29 @@ export function storeSuite(
       expect(snapshot.records).toHaveLength(21)
       expect(snapshot.records.find((r) => r.agent === 'a')!.message).toBe('beat 19')
       expect(snapshot.counters.received).toBe(40)
+    })
+
+    it('answers one agent and the fleet summary as a full read would, deadlines included', async () => {
+      const store = await fresh()
+      await store.apply([
+        hb('a', 'ok', { interval_seconds: 5, grace_seconds: 5 }), hb('a', 'degraded', { component: 'ssh' }),
+        hb('b', 'ok', { interval_seconds: 100 }), hb('c', 'starting'),
+      ], at(0))
+      expect((await store.summary(at(0))).byState).toEqual({ ok: 1, recovering: 0, degraded: 1, starting: 1 })
+      expect(await store.agent('nobody', at(0))).toEqual([])
+      const agrees = async (now: number) => {
+        const { records } = await store.snapshot(now)
+        expect(await store.summary(now)).toEqual(summarize(records, now, suiteSettings))
+        expect([...(await store.agent('a', now))].sort((x, y) => x.component.localeCompare(y.component))).toEqual(
+          records.filter((r) => r.agent === 'a').sort((x, y) => x.component.localeCompare(y.component)),
+        )
+      }
+      for (const now of [at(0), at(10), at(10.001)]) await agrees(now)
+      await store.apply([hb('a', 'ok'), hb('a', 'ok', { component: 'ssh' }), hb('c', 'ok')], at(11))
+      expect(await store.summary(at(11))).toMatchObject({ state: 'recovering', agents: 3 })
+      await agrees(at(11))
+      await agrees(at(3700)) // all expired
+      expect((await store.summary(at(3700))).agents).toBe(0)
     })
 
     it('keeps many agents apart', async () => {

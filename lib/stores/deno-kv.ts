@@ -28,6 +28,8 @@
 // revision, the shape); a key is < 250 bytes and a record a few KiB (message ≤ 1 KiB,
 // ≤ 8 labels). remove() and sweep() may touch any number of records, so they go in
 // atomic chunks of 100 records; every record is still removed and counted exactly once.
+import type { FleetSummary } from '../agent-states.ts'
+import { summarize } from '../fleet.ts'
 import type { Heartbeat } from '../heartbeat.ts'
 import { type Limits, NO_LIMITS, RateLimiter } from '../limits.ts'
 import { type ComponentRecord, DEFAULT_COMPONENT, isExpired } from '../readiness.ts'
@@ -138,6 +140,16 @@ export class DenoKvStore implements Store {
         return { records: records.filter((r) => !isExpired(r, now, this.settings)), counters, revision }
       }
     }
+  }
+
+  async agent(agent: string, now: number): Promise<ComponentRecord[]> {
+    const records = (await this.list(['component', agent])).map((entry) => entry.value)
+    return records.filter((r) => !isExpired(r, now, this.settings))
+  }
+
+  /** Deno Deploy's isolates share no memory to keep an index in: the summary reads the fleet. */
+  async summary(now: number): Promise<FleetSummary> {
+    return summarize((await this.snapshot(now)).records, now, this.settings)
   }
 
   async count(counter: TrafficCounter, label: string): Promise<void> {

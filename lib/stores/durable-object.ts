@@ -5,6 +5,8 @@
 // once a second (KV's limit per key), for cheap probe reads from every location.
 import { DurableObject } from 'cloudflare:workers'
 import type { Heartbeat } from '../heartbeat.ts'
+import { type FleetSummary, mergeSummaries } from '../agent-states.ts'
+import { summarize } from '../fleet.ts'
 import { type LimitCode, LimitError } from '../limits.ts'
 import { type ComponentRecord, expiryOf, isExpired } from '../readiness.ts'
 import { type Settings, loadSettings } from '../settings.ts'
@@ -92,6 +94,14 @@ export class Fleet extends DurableObject<FleetEnv> {
 
   async snapshot(now: number): Promise<Snapshot> {
     return this.store.snapshot(now)
+  }
+
+  async agent(agent: string, now: number): Promise<readonly ComponentRecord[]> {
+    return this.store.agent(agent, now)
+  }
+
+  async summary(now: number): Promise<FleetSummary> {
+    return this.store.summary(now)
   }
 
   async count(counter: TrafficCounter, label: string): Promise<void> {
@@ -193,6 +203,19 @@ export class DurableObjectStore implements Store {
     const parts = await Promise.all(this.names.map((name) => this.snapshotOf(name, now)))
     if (parts.length === 1) return parts[0]!
     return mergeSnapshots(parts)
+  }
+
+  /** In `kv` mode from the agent's shard's mirror; in `do` mode from the object's live index. */
+  async agent(agent: string, now: number): Promise<readonly ComponentRecord[]> {
+    if (this.settings.probeSource === 'do') return this.objectFor(agent).agent(agent, now)
+    const { records } = await this.snapshotOf(this.names[shardOf(agent, this.names.length)]!, now)
+    return records.filter((r) => r.agent === agent)
+  }
+
+  async summary(now: number): Promise<FleetSummary> {
+    if (this.settings.probeSource === 'kv') return summarize((await this.snapshot(now)).records, now, this.settings)
+    const parts = await Promise.all(this.names.map((name) => this.object(name).summary(now)))
+    return mergeSummaries(parts)
   }
 
   private async snapshotOf(name: string, now: number): Promise<Snapshot> {

@@ -1,4 +1,5 @@
 // The in-memory store: for tests and for trying pulsegate out. Nothing survives a restart.
+import type { FleetSummary } from '../agent-states.ts'
 import type { Heartbeat } from '../heartbeat.ts'
 import type { ComponentRecord } from '../readiness.ts'
 import type { Snapshot, Store, TrafficCounter } from './store.ts'
@@ -31,6 +32,14 @@ export class MemoryStore implements Store {
 
   async snapshot(now: number): Promise<Snapshot> {
     return this.table.snapshot(now)
+  }
+
+  async agent(agent: string, now: number): Promise<ComponentRecord[]> {
+    return this.table.agentRecords(agent, now)
+  }
+
+  async summary(now: number): Promise<FleetSummary> {
+    return this.table.summary(now)
   }
 
   async count(counter: TrafficCounter, label: string): Promise<void> {

@@ -4,6 +4,7 @@
 //
 // Records are kept in memory too (FleetTable), loaded once at open: probes and
 // scrapes never touch the disk, and SQLite only ever sees writes.
+import type { FleetSummary } from '../agent-states.ts'
 import type { Heartbeat } from '../heartbeat.ts'
 import type { ComponentRecord, State } from '../readiness.ts'
 import type { Counters, FleetCounters, Snapshot, Store, TrafficCounter } from './store.ts'
@@ -169,6 +170,14 @@ export class SqlStore implements Store {
 
   async snapshot(now: number): Promise<Snapshot> {
     return this.table.snapshot(now)
+  }
+
+  async agent(agent: string, now: number): Promise<ComponentRecord[]> {
+    return this.table.agentRecords(agent, now)
+  }
+
+  async summary(now: number): Promise<FleetSummary> {
+    return this.table.summary(now)
   }
 
   async count(counter: TrafficCounter, label: string): Promise<void> {

@@ -1,5 +1,6 @@
 // The Store port: every runtime's storage sits behind this one small interface,
 // and test/stores.suite.ts holds every driver to the same behaviour.
+import type { FleetSummary } from '../agent-states.ts'
 import type { Heartbeat } from '../heartbeat.ts'
 import type { ComponentRecord } from '../readiness.ts'
 
@@ -40,6 +41,10 @@ export interface Store {
   /** Drop components silent past the expiry, counting them; resolves with how many. */
   sweep(now: number): Promise<number>
   snapshot(now: number): Promise<Snapshot>
+  /** One agent's components not yet expired (none: unknown agent); for /readyz/:agent. */
+  agent(agent: string, now: number): Promise<readonly ComponentRecord[]>
+  /** Agents per state and the fleet's aggregate, at `now`; for /readyz. */
+  summary(now: number): Promise<FleetSummary>
   count(counter: TrafficCounter, label: string): Promise<void>
   close(): Promise<void>
 }

@@ -12,6 +12,7 @@ import {
   isOverdue,
   next,
 } from '../readiness.ts'
+import { AgentStates, type FleetSummary } from '../agent-states.ts'
 import { type Limits, LimitError, NO_LIMITS, RateLimiter } from '../limits.ts'
 import { type Counters, type FleetCounters, type Snapshot, type TrafficCounter, recordKey } from './store.ts'
 
@@ -78,10 +79,12 @@ export class FleetTable {
   private readonly byAgent = new Map<string, Set<string>>()
   private readonly versions = new Map<string, number>()
   private live: { records: readonly ComponentRecord[]; revision: number; nextExpiry: number } | undefined
+  private readonly agentStates: AgentStates
 
   constructor(settings: TableSettings) {
     this.settings = settings
     this.limits = settings.limits ?? NO_LIMITS
+    this.agentStates = new AgentStates(settings, (agent) => this.componentsOf(agent))
     this.rate = settings.rateLimiter ?? (this.limits.ratePerSecond > 0 ? new RateLimiter(this.limits.ratePerSecond) : undefined)
   }
 
@@ -183,9 +186,25 @@ export class FleetTable {
     }
   }
 
-  /** Set or delete one record, keeping the per-agent and per-version counts in step. */
+  /** One agent's components not yet expired at `now` (none: an unknown agent). */
+  agentRecords(agent: string, now: number): ComponentRecord[] {
+    return [...this.componentsOf(agent)].filter((record) => !isExpired(record, now, this.settings))
+  }
+
+  /** The fleet's readiness at `now`, kept up to date as records change: no pass over the fleet. */
+  summary(now: number): FleetSummary {
+    return this.agentStates.summary(now)
+  }
+
+  private *componentsOf(agent: string): Iterable<ComponentRecord> {
+    for (const component of this.byAgent.get(agent) ?? []) yield this.records.get(recordKey(agent, component))!
+  }
+
+  /** Set or delete one record, keeping the per-agent and per-version counts and states in step. */
   private put(key: string, record: ComponentRecord | undefined): void {
     const old = this.records.get(key)
+    if (old) this.agentStates.touch(old.agent)
+    if (record) this.agentStates.touch(record.agent)
     if (old) {
       const components = this.byAgent.get(old.agent)!
       components.delete(old.component)
