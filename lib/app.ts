@@ -87,6 +87,24 @@ function methodNotAllowed(allow: string): MiddlewareHandler {
   }
 }
 
+const tooLarge = () => {
+  throw new ApiError(413, 'body_too_large', `the body must be at most ${MAX_BODY_BYTES} bytes`)
+}
+const countingBodyLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge })
+
+/**
+ * Hono's bodyLimit, with its own first step taken without it: a body that states
+ * its length (the servers enforce it) is judged by the header alone. bodyLimit
+ * would look at the request's body stream first, which on Node makes the adapter
+ * build a full Request and costs a third of a heartbeat's time.
+ */
+const limitBody: MiddlewareHandler = async (c, next) => {
+  const length = c.req.header('Content-Length')
+  if (length === undefined || c.req.header('Transfer-Encoding') !== undefined) return countingBodyLimit(c, next)
+  if (Number(length) > MAX_BODY_BYTES) tooLarge()
+  await next()
+}
+
 const requireJson: MiddlewareHandler = async (c, next) => {
   const type = c.req.header('Content-Type')?.split(';')[0]?.trim().toLowerCase() ?? ''
   if (!/^application\/([\w.-]+\+)?json$/.test(type)) {
@@ -127,10 +145,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.notFound((c) => errorResponse(c, new ApiError(404, 'not_found', 'no such path')))
 
   // Probe answers must never come from a cache, and never be sniffed into something else.
+  // Set before the handler runs, so every response the context makes carries them
+  // (set afterwards, each header would rebuild the finished Response).
   app.use(async (c, next) => {
-    await next()
     c.header('Cache-Control', 'no-store')
     c.header('X-Content-Type-Options', 'nosniff')
+    await next()
   })
   if (runtimeRegistry) app.use(prometheus({ registry: runtimeRegistry, prefix: 'pulsegate_' }).registerMetrics)
   // Prometheus always asks for gzip, and a large fleet's exposition shrinks about tenfold.
@@ -150,12 +170,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     },
     auth(settings.heartbeatTokens),
     requireJson,
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError(413, 'body_too_large', `the body must be at most ${MAX_BODY_BYTES} bytes`)
-      },
-    }),
+    limitBody,
     zValidator('json', heartbeatBodySchema, (result) => {
       if (!result.success) {
         // A single heartbeat was read as a batch of one: its paths should not start at [0].
