@@ -51,6 +51,16 @@ describe('settings', () => {
   })
 })
 
+it('never repeats a token in its message', () => {
+  const secret = 'pa$$word-that-must-not-leak'
+  expect(() => loadSettings({ HEARTBEAT_TOKEN: secret })).toThrow(/^invalid setting HEARTBEAT_TOKEN:/)
+  try {
+    loadSettings({ HEARTBEAT_TOKEN: secret, METRICS_TOKEN: `ok,${secret}` })
+  } catch (error) {
+    expect(String(error)).not.toContain('must-not-leak')
+  }
+})
+
 describe('exposure', () => {
   it('knows loopback addresses', () => {
     for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) expect(isLoopback(host)).toBe(true)
