@@ -1,7 +1,7 @@
 // The report: BENCHMARKS.md (tables with absolute numbers and ratios, targets,
 // how to read it) and bench/chart.svg, drawn here with no dependency.
 import type { ScrapeSeries, WrkResult } from './load.ts'
-import { type Kind, KINDS, LABEL } from './systems.ts'
+import { type Kind, KINDS, LABEL, WORKERS_LABEL, isWorkers } from './systems.ts'
 
 export interface WrkRow {
   fleet: number
@@ -41,15 +41,25 @@ export interface Results {
   probes: WrkRow[]
   scrapes: ScrapeRow[]
   memory: MemoryRow[]
+  workers: {
+    /** The fleet size pulsegate on Workers is measured at; undefined when this mode leaves it out. */
+    fleet?: number
+    bundle?: { rawBytes: number; gzipBytes: number; limitBytes: number }
+    /** From spawning `wrangler dev` to its first answer to /livez. */
+    startupMs: Partial<Record<Kind, number>>
+    populateSeconds: Partial<Record<Kind, number>>
+  }
   /** What was left out, and why. */
   skipped: string[]
 }
+
+/** What test/bundle.test.ts lets the Worker bundle weigh, raw. */
+export const WORKER_BUNDLE_LIMIT = 1024 * 1024
 
 // ---------------------------------------------------------------------------
 // Numbers
 
 const RUN_NAMES = ['A', 'B', 'C', 'D']
-const PENDING_WORKERS = 'pending: Edge issue'
 
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
 
@@ -76,7 +86,10 @@ function bytes(n: number): string {
   return `${Math.round(n)} B`
 }
 
-const times = (ratio: number | undefined) => (ratio === undefined || !Number.isFinite(ratio) ? '—' : `${ratio.toFixed(ratio < 0.1 ? 3 : 2)}×`)
+// A ratio of a negative figure (RSS that fell while populating, when a GC freed start-up
+// memory) says nothing: shown as —, like a missing one.
+const times = (ratio: number | undefined) =>
+  ratio === undefined || !Number.isFinite(ratio) || ratio < 0 ? '—' : `${ratio.toFixed(ratio < 0.1 ? 3 : 2)}×`
 const ratioOf = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a / b)
 
 const rpsOf = (row: WrkRow | undefined) => (row ? mean(row.runs.map((r) => r.rps)) : undefined)
@@ -96,7 +109,17 @@ function table(head: string[], rows: string[][]): string {
   return [head, head.map(() => '---'), ...padded].map((cells) => `| ${cells.join(' | ')} |`).join('\n')
 }
 
-const WORKERS_ROW = ['—', 'pulsegate on Workers']
+/** A table's stand-in for pulsegate on Workers when this run has no Workers row in it. */
+function workersAbsent(r: Results, rows: { kind: Kind }[], ...cells: string[]): string[][] {
+  if (rows.some((row) => isWorkers(row.kind))) return []
+  const why = r.workers.fleet === undefined ? `not in ${r.mode} mode: measured in quick and full modes only` : 'not measured in this run: see the notes'
+  return [['—', WORKERS_LABEL, ...cells, why]]
+}
+
+/** A Workers row's figure ÷ pulsegate on Node's at the same fleet size (and request); empty on other rows. */
+function perNode<T extends { fleet: number; kind: Kind }>(row: T, rows: T[], figure: (row: T | undefined) => number | undefined, same?: (r: T) => boolean): string {
+  return isWorkers(row.kind) ? times(ratioOf(figure(row), figure(find(rows, row.fleet, 'pulsegate', same)))) : ''
+}
 
 /** Run cells of one wrk row: req/s and p99 per run, a warning sign on runs with errors. */
 function wrkCells(row: WrkRow, runs: number): string[] {
@@ -122,20 +145,22 @@ function ingestTable(r: Results): string {
       fleetName(row.fleet), LABEL[row.kind], ...wrkCells(row, runs),
       self ? times(ratioOf(rps, rpsOf(find(r.ingest, row.fleet, 'pushgateway')))) : '',
       self ? times(ratioOf(rps, rpsOf(find(r.ingest, row.fleet, 'raw')))) : '',
+      perNode(row, r.ingest, rpsOf),
     ]
   })
-  rows.push([...WORKERS_ROW, PENDING_WORKERS])
-  return table(['fleet', 'system', ...runHeads(runs, 'req/s', 'p99'), 'req/s ÷ Pushgateway', 'req/s ÷ raw limit'], rows)
+  rows.push(...workersAbsent(r, r.ingest))
+  return table(['fleet', 'system', ...runHeads(runs, 'req/s', 'p99'), 'req/s ÷ Pushgateway', 'req/s ÷ raw limit', 'req/s ÷ pulsegate on Node'], rows)
 }
 
 function probeTable(r: Results): string {
   const { runs } = r.method
   const rows = r.probes.map((row) => [
     fleetName(row.fleet), LABEL[row.kind], `\`${row.target}\``, ...wrkCells(row, runs),
-    row.kind === 'raw' ? '' : times(ratioOf(rpsOf(row), rpsOf(find(r.probes, row.fleet, 'raw')))),
+    row.kind === 'raw' || isWorkers(row.kind) ? '' : times(ratioOf(rpsOf(row), rpsOf(find(r.probes, row.fleet, 'raw')))),
+    perNode(row, r.probes, rpsOf, (p) => p.target === row.target),
   ])
-  rows.push([...WORKERS_ROW, '`/readyz`', PENDING_WORKERS])
-  return table(['fleet', 'system', 'request', ...runHeads(runs, 'req/s', 'p99'), 'req/s ÷ raw limit'], rows)
+  rows.push(...workersAbsent(r, r.probes, '`/readyz`'))
+  return table(['fleet', 'system', 'request', ...runHeads(runs, 'req/s', 'p99'), 'req/s ÷ raw limit', 'req/s ÷ pulsegate on Node'], rows)
 }
 
 function scrapeTable(r: Results): string {
@@ -150,10 +175,11 @@ function scrapeTable(r: Results): string {
     cells.push(plain ? bytes(plain.bytes) : '—', gzip ? `${bytes(gzip.bytes)}${gzip.computed ? ' †' : ''}` : '—')
     const self = row.kind === 'pulsegate'
     cells.push(self ? times(ratioOf(scrapeMsOf(row), scrapeMsOf(find(r.scrapes, row.fleet, 'pushgateway')))) : '')
+    cells.push(perNode(row, r.scrapes, scrapeMsOf))
     return cells
   })
-  rows.push([...WORKERS_ROW, PENDING_WORKERS])
-  return table(['fleet', 'system', ...runHeads(runs, 'plain', 'gzip'), 'bytes plain', 'bytes gzip', 'plain time ÷ Pushgateway'], rows)
+  rows.push(...workersAbsent(r, r.scrapes))
+  return table(['fleet', 'system', ...runHeads(runs, 'plain', 'gzip'), 'bytes plain', 'bytes gzip', 'plain time ÷ Pushgateway', 'plain time ÷ pulsegate on Node'], rows)
 }
 
 function memoryTable(r: Results): string {
@@ -173,6 +199,41 @@ function memoryTable(r: Results): string {
     ['fleet', 'system', 'populated in', 'RSS idle', 'RSS populated', 'RSS after the load', 'RSS above idle per agent', 'SQLite per agent (total)', 'per agent ÷ Pushgateway', 'per agent ÷ raw limit'],
     rows,
   )
+}
+
+/** Each Workers system's figure, `PROBE_SOURCE=do: … · kv: …`. */
+function perSource(figures: Partial<Record<Kind, number>>, show: (v: number) => string): string {
+  const shown = KINDS.filter((k) => figures[k] !== undefined).map((k) => `${LABEL[k].replace(/.*(PROBE_SOURCE=\w+).*/, '$1')}: ${show(figures[k]!)}`)
+  return shown.length ? shown.join(' · ') : '—'
+}
+
+function workersSection(r: Results): string {
+  const { workers: w } = r
+  if (w.fleet === undefined) {
+    return `Not measured in ${r.mode} mode, which stays short: \`npm run bench -- --quick\` and the full run measure it.\n`
+  }
+  const bundle = w.bundle
+    ? `${bytes(w.bundle.rawBytes)} raw, ${bytes(w.bundle.gzipBytes)} gzip: ${((w.bundle.rawBytes / w.bundle.limitBytes) * 100).toFixed(0)}% of the ${+(w.bundle.limitBytes / 1024 / 1024).toFixed(2)} MiB (raw) that test/bundle.test.ts allows`
+    : 'not built: see the notes'
+  return `Measured at ${fleetName(w.fleet)} agents only. \`wrangler dev\` runs the Worker in workerd on this machine, behind wrangler's local proxy
+(a second workerd), with one Durable Object on local SQLite and a simulated KV, all on the same 2 cores as wrk. It shows what
+pulsegate's Worker code path and one object cost here, not what Cloudflare's edge does: there Worker isolates run on many machines,
+the network adds its latency, and the Durable Object (single-threaded there too) is the bound on writes. Populating larger fleets
+through the simulator would tell little more, so the 10k and 100k fleets are Node's.
+
+The rows *${WORKERS_LABEL}* in tables 1–3 hold its figures, with their ratio to pulsegate on Node at the same fleet size (Node's
+\`/readyz\` at ${fleetName(w.fleet)} is loaded beside them for that). Every write goes to the Durable Object, so ingest is loaded once,
+with \`PROBE_SOURCE=do\`; \`/readyz\` and \`/metrics\` are read from the object (\`do\`) and from its KV mirror (\`kv\`, written at
+most once a second, so the load starts once the mirror holds the whole fleet). Same limits as Node (\`MAX_AGENTS\`,
+\`RATE_LIMIT_PER_SECOND\`, \`EXPIRE_SECONDS=0\`), passed as \`--var\`. No memory row: the RSS of \`wrangler dev\` is the simulator's
+(wrangler's Node and two workerd processes), not the edge's.
+
+${table(['', ''], [
+    ['Worker bundle (`wrangler deploy --dry-run`, minified)', bundle],
+    ['`wrangler dev`: spawn to the first `/livez` answer', perSource(w.startupMs, ms)],
+    [`${fleetName(w.fleet)} agents populated in (batches of 100)`, perSource(w.populateSeconds, (s) => `${s.toFixed(1)} s`)],
+  ])}
+`
 }
 
 interface Target {
@@ -230,9 +291,9 @@ One heartbeat per request, every request updating an existing agent of the fleet
 
 ${ingestTable(r)}
 
-### 2. Probes, ${fleetName(m.probeFleet)} agents
+### 2. Probes
 
-${wrk}; \`/readyz/<agent>\` cycles through the fleet; the raw limit answers a constant JSON body.
+At ${fleetName(m.probeFleet)} agents${r.workers.fleet !== undefined && r.workers.fleet !== m.probeFleet ? `, and at ${fleetName(r.workers.fleet)} where Workers is measured (with Node's \`/readyz\` beside it)` : ''}; ${wrk}; \`/readyz/<agent>\` cycles through the fleet; the raw limit answers a constant JSON body.
 
 ${probeTable(r)}
 
@@ -252,11 +313,23 @@ the garbage collector has not returned yet.
 
 ${memoryTable(r)}
 
-### Targets (for later)
+### 5. pulsegate on Cloudflare Workers (\`wrangler dev\`)
+
+${workersSection(r)}
+### Targets
 
 ${targetTable(r)}
+
+${MISSED_TARGETS}
 `
 }
+
+/** What profiling found where a target is missed: true of the code, whatever the run. */
+const MISSED_TARGETS = `#### Where a target is missed, and what was tried
+
+- **Ingest, against the raw POST limit.** Profiling the server under wrk (\`node --cpu-prof\`) led to three changes: group commit (every heartbeat of one turn of the event loop in one transaction, one fsync: about 2k → 9k req/s), setting the response headers before the handler (Hono rebuilt the finished Response for each header set after it), and judging a body with a Content-Length by its header instead of letting bodyLimit open its stream (which made the Node adapter build a full Request): 9k → 17–19k req/s. What remains is real work the raw limit does not do: the synchronous COMMIT, which blocks the event loop for its fsync (about 12 % of the time, and no faster with \`SQLITE_SYNCHRONOUS=NORMAL\`), the Node adapter's Request and body reading, zod validation, the state machine and the caps, and prom-client's request-duration histogram (a fifth of the time: the same app without it did about 21k heartbeats/s). wrk shares the two cores, so the server also waits, idle, for the next requests (20–30 % of its time in the profile).
+- **\`/readyz\`, against the raw GET limit.** The answer itself is O(1): the store keeps every agent's state live, so a probe looks at no fleet. What remains is the HTTP path: Hono and its Node adapter, the request-duration histogram (the same app without it: about 55k req/s), and a larger answer (JSON with the state, plus Cache-Control and nosniff).
+`
 
 export function benchmarksMarkdown(r: Results, chartPath: string): string {
   const m = r.method
@@ -269,6 +342,9 @@ export function benchmarksMarkdown(r: Results, chartPath: string): string {
     '⚠ marks a run with non-2xx answers or socket errors (timeouts included; wrk waits 10 s): its numbers count only what succeeded.',
     'pulsegate runs with `MAX_AGENTS=1000000` and `RATE_LIMIT_PER_SECOND=1000000`: the limits are checked as usual but never reached (the default cap of 10k agents would refuse the 100k fleet; a small fleet under load gets more than the default 10 heartbeats a second per agent). Everything else is default, `SQLITE_SYNCHRONOUS=FULL` included.',
     'The populating heartbeats state `interval_seconds: 86400` (sticky), so no agent goes overdue during a long run; the load itself sends the minimal `{"agent":"agent-N","status":"ok"}`.',
+    ...(r.workers.fleet === undefined
+      ? []
+      : ['`wrangler dev` runs with `WRANGLER_LOG=warn`: at its default level wrangler prints a line per request, which in trials here cut the Workers req/s by a fifth to almost a half. Those lines come from wrangler, not from the Worker.']),
     'SQLite bytes are `pulsegate.sqlite` + `pulsegate.sqlite-wal` as found on disk after populating: a `PRAGMA wal_checkpoint` cannot be forced from outside the server, so the WAL (and the pages it will rewrite) is counted as is.',
     `Systems are started once per fleet size and stay up while the others are loaded; they are idle then. Run A of the first probe or ingest includes JIT warm-up. Each fleet is populated concurrently into all systems before any measurement.`,
   ]
@@ -304,8 +380,9 @@ ${notes.map((n) => `- ${n}`).join('\n')}
   \`--push.disable-consistency-check\`; one heartbeat is one push of \`process_state 0\` to the group \`job=heartbeat,instance=<agent>\`.
   The *raw limit* (bench/raw-limit.ts) is a bare \`node:http\` server on the same Node that parses the same JSON into a \`Map\`:
   the most any Node HTTP service can do on this machine, with no validation, no state machine and no disk.
+  *pulsegate on Workers* is \`functions/worker.ts\` under \`wrangler dev\` (section 5).
 - **Ratios** are always *pulsegate ÷ other*, from the mean of the runs. For req/s above 1× means pulsegate is faster;
-  for times and bytes below 1× means pulsegate is faster or smaller.
+  for times and bytes below 1× means pulsegate is faster or smaller. The Workers rows' ratios are *Workers ÷ pulsegate on Node*.
 - **p99** is wrk's, from \`--latency\`. wrk is a closed loop: each of the ${m.connections} connections sends its next request when the
   previous answer is in, so the mean latency is about ${m.connections} ÷ req/s (Little's law) and p99 adds the server's stalls
   (GC, fsync). wrk does not correct for coordinated omission (wrk2 does): a stall delays the requests that would have been sent during it.
@@ -338,6 +415,8 @@ const COLORS: Record<Kind, { color: string; dash?: string }> = {
   pushgateway: { color: '#1c7ed6' },
   'pushgateway-nocheck': { color: '#7048e8', dash: '6 4' },
   raw: { color: '#868e96', dash: '2 3' },
+  'workers-do': { color: '#2f9e44' },
+  'workers-kv': { color: '#0c8599' },
 }
 
 const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -418,9 +497,31 @@ function panel(x0: number, y0: number, width: number, height: number, title: str
   return out.join('\n')
 }
 
+/** The legend under both panels: entries as wide as their labels, in centred rows from `top` down that fit the width. */
+function legendRows(series: Series[], width: number, top: number): { svg: string; bottom: number } {
+  const rows: { s: Series; w: number }[][] = [[]]
+  for (const s of series) {
+    const w = 52 + s.label.length * 6.8
+    const row = rows.at(-1)!
+    if (row.length > 0 && row.reduce((sum, e) => sum + e.w, w) > width - 20) rows.push([{ s, w }])
+    else row.push({ s, w })
+  }
+  const svg = rows.flatMap((row, i) => {
+    const y = top + i * 20
+    let x = (width - row.reduce((sum, e) => sum + e.w, 0)) / 2
+    return row.map(({ s, w }) => {
+      const entry = `<line x1="${x}" x2="${x + 26}" y1="${y}" y2="${y}" stroke="${s.color}" ${s.dash ? `stroke-dasharray="${s.dash}"` : ''} class="line"/>` +
+        `<circle cx="${x + 13}" cy="${y}" r="3.5" fill="${s.color}"/>` +
+        `<text x="${x + 32}" y="${y + 4}" class="legend">${escapeXml(s.label)}</text>`
+      x += w
+      return entry
+    })
+  })
+  return { svg: svg.join('\n'), bottom: top + (rows.length - 1) * 20 }
+}
+
 export function chartSvg(r: Results): string {
   const W = 900
-  const H = 500
   const fleets = r.method.fleets
   /** One line per system: its figure at each fleet size it was measured at. */
   const seriesOf = (kinds: readonly Kind[], figure: (fleet: number, kind: Kind) => number | undefined): Series[] =>
@@ -433,17 +534,11 @@ export function chartSvg(r: Results): string {
       }),
     }))
   const ingestSeries = seriesOf(KINDS, (f, kind) => rpsOf(find(r.ingest, f, kind)))
-  const scrapeSeries = seriesOf(['pulsegate', 'pushgateway'], (f, kind) => scrapeMsOf(find(r.scrapes, f, kind)))
-  // One legend for both panels, centred; entry widths estimated from their labels.
-  const widths = ingestSeries.map((s) => 52 + s.label.length * 6.8)
-  let x = (W - widths.reduce((a, b) => a + b, 0)) / 2
-  const legend = ingestSeries.map((s, i) => {
-    const entry = `<line x1="${x}" x2="${x + 26}" y1="${H - 26}" y2="${H - 26}" stroke="${s.color}" ${s.dash ? `stroke-dasharray="${s.dash}"` : ''} class="line"/>` +
-      `<circle cx="${x + 13}" cy="${H - 26}" r="3.5" fill="${s.color}"/>` +
-      `<text x="${x + 32}" y="${H - 22}" class="legend">${escapeXml(s.label)}</text>`
-    x += widths[i]!
-    return entry
-  })
+  const scrapeSeries = seriesOf(['pulsegate', 'pushgateway', 'workers-do'], (f, kind) => scrapeMsOf(find(r.scrapes, f, kind)))
+  // One legend for both panels, of the systems drawn in either.
+  const drawn = new Set([...ingestSeries, ...scrapeSeries].filter((s) => s.points.length > 0).map((s) => s.label))
+  const legend = legendRows(ingestSeries.filter((s) => drawn.has(s.label)), W, 474)
+  const H = legend.bottom + 26
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">
 <style>
   .title { font-size: 15px; font-weight: bold; text-anchor: middle; fill: #212529 }
@@ -460,7 +555,7 @@ export function chartSvg(r: Results): string {
 <rect width="${W}" height="${H}" fill="#ffffff"/>
 ${panel(80, 50, 330, 340, 'Heartbeat ingest (higher is better)', 'requests per second (log scale)', short, ingestSeries, fleets)}
 ${panel(530, 50, 330, 340, '/metrics scrape, median (lower is better)', 'milliseconds (log scale)', (v) => `${short(v)} ms`, scrapeSeries, fleets)}
-${legend.join('\n')}
+${legend.svg}
 <text x="${W - 8}" y="14" class="caption">npm run bench (${r.mode}), ${escapeXml(r.date.slice(0, 10))}, wrk -c${r.method.connections}, ${r.machine.nproc} cores</text>
 </svg>
 `

@@ -8,8 +8,13 @@ import { basename, dirname, extname, join, relative, resolve } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { parseArgs } from 'node:util'
 import { type LuaRequest, agentId, closeConnections, cyclingScript, runWrk, scrapeSeries } from './load.ts'
-import { type MemoryRow, type Results, type ScrapeRow, type WrkRow, benchmarksMarkdown, chartSvg, fleetName, resultsMarkdown } from './report.ts'
-import { type Kind, KINDS, LABEL, ROOT, type Running, ingestRequest, populate, rssKiB, scrapes, sqliteBytes, start } from './systems.ts'
+import {
+  type MemoryRow, type Results, type ScrapeRow, type WrkRow, WORKER_BUNDLE_LIMIT, benchmarksMarkdown, chartSvg, fleetName, resultsMarkdown,
+} from './report.ts'
+import {
+  type Kind, KINDS, LABEL, ROOT, type Running, WORKERS_FLEET, ingestRequest, ingests, isWorkers, measuresMemory, populate, rssKiB, scrapes, sqliteBytes, start,
+  whenReadable, workerBundle, wranglerVersion,
+} from './systems.ts'
 
 interface Mode {
   fleets: number[]
@@ -22,11 +27,13 @@ interface Mode {
 }
 
 const EVERY = { pulsegate: Infinity, raw: Infinity }
+const WORKERS = { 'workers-do': WORKERS_FLEET, 'workers-kv': WORKERS_FLEET }
 const MODES: Record<Results['mode'], Mode> = {
-  full: { fleets: [1000, 10_000, 100_000], probeFleet: 10_000, seconds: 10, runs: 2, maxFleet: { ...EVERY, pushgateway: 10_000, 'pushgateway-nocheck': 10_000 } },
+  full: { fleets: [1000, 10_000, 100_000], probeFleet: 10_000, seconds: 10, runs: 2, maxFleet: { ...EVERY, ...WORKERS, pushgateway: 10_000, 'pushgateway-nocheck': 10_000 } },
   // Populating 10k groups through the Pushgateway's consistency check alone takes minutes.
-  quick: { fleets: [1000, 10_000], probeFleet: 10_000, seconds: 3, runs: 1, maxFleet: { ...EVERY, pushgateway: 1000, 'pushgateway-nocheck': 10_000 } },
-  smoke: { fleets: [200], probeFleet: 200, seconds: 1, runs: 1, maxFleet: { ...EVERY, pushgateway: 200, 'pushgateway-nocheck': 200 } },
+  quick: { fleets: [1000, 10_000], probeFleet: 10_000, seconds: 3, runs: 1, maxFleet: { ...EVERY, ...WORKERS, pushgateway: 1000, 'pushgateway-nocheck': 10_000 } },
+  // The smoke test stays short: no wrangler dev in it.
+  smoke: { fleets: [200], probeFleet: 200, seconds: 1, runs: 1, maxFleet: { ...EVERY, 'workers-do': 0, 'workers-kv': 0, pushgateway: 200, 'pushgateway-nocheck': 200 } },
 }
 /** Why a system is left out of a fleet size. */
 const SKIPPED_BECAUSE: Partial<Record<Kind, string>> = {
@@ -83,7 +90,23 @@ function versions(): [string, string][] {
     ['Pushgateway', firstLine('prometheus-pushgateway', ['--version'])],
     ['wrk', firstLine('wrk', ['-v'])],
     ['SQLite (node:sqlite)', sqlite],
+    ['wrangler', wranglerVersion()],
   ]
+}
+
+const measuresWorkers = KINDS.some((k) => isWorkers(k) && mode.fleets.some((f) => f <= mode.maxFleet[k]))
+
+/** Bundle size, measured once; a failure is said in the report and does not stop the run. */
+function measureBundle(): Results['workers']['bundle'] {
+  if (!measuresWorkers) return undefined
+  try {
+    const bundle = workerBundle()
+    log(`worker bundle: ${bundle.rawBytes} bytes raw, ${bundle.gzipBytes} bytes gzip`)
+    return { ...bundle, limitBytes: WORKER_BUNDLE_LIMIT }
+  } catch (error) {
+    results.skipped.push(`The Worker bundle could not be built: ${(error as Error).message.split('\n')[0]}`)
+    return undefined
+  }
 }
 
 const results: Results = {
@@ -97,8 +120,10 @@ const results: Results = {
   probes: [],
   scrapes: [],
   memory: [],
+  workers: { fleet: measuresWorkers ? WORKERS_FLEET : undefined, startupMs: {}, populateSeconds: {} },
   skipped: [],
 }
+results.workers.bundle = measureBundle()
 const scripts = mkdtempSync(join(tmpdir(), 'pulsegate-bench-lua-'))
 const began = performance.now()
 
@@ -140,52 +165,87 @@ async function scrapeAll(fleet: number, systems: Running[]): Promise<void> {
   results.scrapes.push(...rows.map(([, row]) => row))
 }
 
+/** Start the systems of a fleet; one that runs on Workers may fail to start without failing the fleet. */
+async function startAll(fleet: number, kinds: Kind[], systems: Running[]): Promise<void> {
+  for (const kind of kinds) {
+    try {
+      const system = await start(kind)
+      systems.push(system)
+      if (system.startupMs !== undefined) {
+        results.workers.startupMs[kind] = system.startupMs
+        log(`${LABEL[kind]}: first answer ${Math.round(system.startupMs)} ms after spawn`)
+      }
+    } catch (error) {
+      if (!isWorkers(kind)) throw error
+      log(`${LABEL[kind]} did not start: ${(error as Error).stack}`)
+      results.skipped.push(`**${LABEL[kind]} did not start at ${fleetName(fleet)}**: ${(error as Error).message.split('\n')[0]}`)
+    }
+  }
+}
+
+/** The probe jobs of a fleet: pulsegate and the raw limit at the probe fleet; Workers, and Node beside it, where Workers runs. */
+function probeJobs(fleet: number, systems: Running[]): WrkJob[] {
+  const byKind = (kind: Kind) => systems.find((s) => s.kind === kind)
+  const readyz = (s: Running): WrkJob => ({ row: { fleet, kind: s.kind, target: '/readyz', runs: [] }, url: `${s.url}/readyz` })
+  const pulsegate = byKind('pulsegate')!
+  const jobs: WrkJob[] = []
+  if (fleet === mode.probeFleet) {
+    const raw = byKind('raw')!
+    jobs.push(
+      readyz(pulsegate),
+      {
+        row: { fleet, kind: 'pulsegate', target: '/readyz/<agent>', runs: [] },
+        url: `${pulsegate.url}/readyz/${agentId(1)}`,
+        script: cycling(fleet, 'readyz-agent', { method: 'GET', path: '"/readyz/" .. id' }),
+      },
+      { row: { fleet, kind: 'raw', target: 'GET /', runs: [] }, url: `${raw.url}/` },
+    )
+  }
+  const workers = systems.filter((s) => isWorkers(s.kind))
+  // Workers' /readyz is compared with Node's at the same fleet size.
+  if (workers.length > 0 && fleet !== mode.probeFleet) jobs.push(readyz(pulsegate))
+  jobs.push(...workers.map(readyz))
+  return jobs
+}
+
 async function benchFleet(fleet: number): Promise<void> {
   const kinds = KINDS.filter((k) => fleet <= mode.maxFleet[k])
-  for (const k of KINDS.filter((k) => !kinds.includes(k))) {
+  // Workers' fleet size is explained once, in its own section of the report.
+  for (const k of KINDS.filter((k) => !kinds.includes(k) && !isWorkers(k))) {
     results.skipped.push(`${LABEL[k]} is not run at ${fleetName(fleet)} agents in ${modeName} mode: ${SKIPPED_BECAUSE[k] ?? 'not in this mode'}.`)
   }
   const systems: Running[] = []
   try {
-    for (const kind of kinds) systems.push(await start(kind))
+    await startAll(fleet, kinds, systems)
     await sleep(500)
-    const idle = systems.map((s) => rssKiB(s.pid))
+    const measured = systems.filter((s) => measuresMemory(s.kind))
+    const idle = measured.map((s) => rssKiB(s.pid))
     log(`${fleetName(fleet)}: populating ${systems.map((s) => LABEL[s.kind]).join(', ')}`)
-    const populateSeconds = await Promise.all(
+    const populateSeconds = new Map<Running, number>()
+    await Promise.all(
       systems.map(async (s) => {
         const t = performance.now()
         await populate(s, fleet)
         const seconds = (performance.now() - t) / 1000
+        populateSeconds.set(s, seconds)
+        if (isWorkers(s.kind)) results.workers.populateSeconds[s.kind] = seconds
         log(`${fleetName(fleet)} ${LABEL[s.kind]}: populated in ${seconds.toFixed(1)} s`)
-        return seconds
       }),
     )
+    await Promise.all(systems.map((s) => whenReadable(s, fleet)))
     await sleep(500)
-    const memory = systems.map((s, i): MemoryRow => ({
-      fleet, kind: s.kind, idleKiB: idle[i]!, populatedKiB: rssKiB(s.pid), loadedKiB: 0, populateSeconds: populateSeconds[i]!,
+    const memory = measured.map((s, i): MemoryRow => ({
+      fleet, kind: s.kind, idleKiB: idle[i]!, populatedKiB: rssKiB(s.pid), loadedKiB: 0, populateSeconds: populateSeconds.get(s)!,
       ...(s.dataDir ? { sqliteBytes: sqliteBytes(s.dataDir) } : {}),
     }))
 
     await scrapeAll(fleet, systems)
 
-    const byKind = (kind: Kind) => systems.find((s) => s.kind === kind)
-    if (fleet === mode.probeFleet) {
-      const pulsegate = byKind('pulsegate')!
-      const raw = byKind('raw')!
-      const jobs: WrkJob[] = [
-        { row: { fleet, kind: 'pulsegate', target: '/readyz', runs: [] }, url: `${pulsegate.url}/readyz` },
-        {
-          row: { fleet, kind: 'pulsegate', target: '/readyz/<agent>', runs: [] },
-          url: `${pulsegate.url}/readyz/${agentId(1)}`,
-          script: cycling(fleet, 'readyz-agent', { method: 'GET', path: '"/readyz/" .. id' }),
-        },
-        { row: { fleet, kind: 'raw', target: 'GET /', runs: [] }, url: `${raw.url}/` },
-      ]
-      await runJobs(jobs)
-      results.probes.push(...jobs.map((j) => j.row))
-    }
+    const probes = probeJobs(fleet, systems)
+    await runJobs(probes)
+    results.probes.push(...probes.map((j) => j.row))
 
-    const ingest = systems.map((s): WrkJob => ({
+    const ingest = systems.filter((s) => ingests(s.kind)).map((s): WrkJob => ({
       row: { fleet, kind: s.kind, target: 'ingest', runs: [] },
       url: `${s.url}/`,
       script: cycling(fleet, `ingest-${s.kind}`, ingestRequest(s.kind)),
@@ -193,7 +253,7 @@ async function benchFleet(fleet: number): Promise<void> {
     await runJobs(ingest)
     results.ingest.push(...ingest.map((j) => j.row))
 
-    systems.forEach((s, i) => (memory[i]!.loadedKiB = rssKiB(s.pid)))
+    measured.forEach((s, i) => (memory[i]!.loadedKiB = rssKiB(s.pid)))
     results.memory.push(...memory)
   } finally {
     for (const s of systems.reverse()) await s.stop()

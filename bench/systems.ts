@@ -1,23 +1,39 @@
 // The systems under test and the references: how each is started (on 127.0.0.1
-// only), fed a fleet, loaded, measured and stopped — always by its own pid.
-import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { createServer } from 'node:net'
+// only), fed a fleet, loaded, measured and stopped — always by its own pid, or
+// `wrangler dev` by its own process group.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { OFFLINE_ENV, WRANGLER, freePort, startWranglerDev } from '../test/support/wrangler.ts'
 import { type LuaRequest, agentId, inParallel, send, sendOk } from './load.ts'
 
 export const ROOT = new URL('..', import.meta.url).pathname
 
-export type Kind = 'pulsegate' | 'pushgateway' | 'pushgateway-nocheck' | 'raw'
-export const KINDS: readonly Kind[] = ['pulsegate', 'pushgateway', 'pushgateway-nocheck', 'raw']
+export type Kind = 'pulsegate' | 'pushgateway' | 'pushgateway-nocheck' | 'raw' | 'workers-do' | 'workers-kv'
+export const KINDS: readonly Kind[] = ['pulsegate', 'pushgateway', 'pushgateway-nocheck', 'raw', 'workers-do', 'workers-kv']
+
+/** The start of every Workers label, and of the row that stands for Workers when it was not measured. */
+export const WORKERS_LABEL = 'pulsegate on Workers'
 
 export const LABEL: Record<Kind, string> = {
   pulsegate: 'pulsegate (Node, SQLite)',
   pushgateway: 'Pushgateway',
   'pushgateway-nocheck': 'Pushgateway, no consistency check',
   raw: 'raw limit (node:http + Map)',
+  'workers-do': `${WORKERS_LABEL} (wrangler dev, PROBE_SOURCE=do)`,
+  'workers-kv': `${WORKERS_LABEL} (wrangler dev, PROBE_SOURCE=kv)`,
 }
+
+/**
+ * Workers runs at 1k agents only: `wrangler dev` simulates one Durable Object on this
+ * machine, and populating larger fleets through it tells little about Cloudflare's edge.
+ */
+export const WORKERS_FLEET = 1000
+
+/** pulsegate under `wrangler dev` (workerd, a local Durable Object and KV), probes read from the object or from KV. */
+export const isWorkers = (kind: Kind) => kind === 'workers-do' || kind === 'workers-kv'
 
 export interface Running {
   kind: Kind
@@ -25,6 +41,8 @@ export interface Running {
   pid: number
   /** pulsegate's DATA_DIR. */
   dataDir?: string
+  /** Workers: milliseconds from spawning `wrangler dev` to its first answer. */
+  startupMs?: number
   stop(): Promise<void>
 }
 
@@ -32,9 +50,18 @@ export interface Running {
 // Processes
 
 const live = new Set<ChildProcess>()
+/** Process groups of `wrangler dev`: wrangler and the workerd processes it runs. */
+const liveGroups = new Set<number>()
 // Whatever happens to the harness, nothing it started outlives it.
 process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL')
+  for (const group of liveGroups) {
+    try {
+      process.kill(-group, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
 })
 
 interface Tracked {
@@ -107,17 +134,6 @@ async function startNode(kind: Kind, script: string, env: Record<string, string>
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.on('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
-
 async function startPushgateway(kind: Kind, flags: string[]): Promise<Running> {
   // The port is free when asked for and taken a moment later: another engineer's
   // server may take it in between, so try a few.
@@ -144,6 +160,34 @@ async function startPushgateway(kind: Kind, flags: string[]): Promise<Running> {
  */
 export const PULSEGATE_LIMITS = { MAX_AGENTS: '1000000', RATE_LIMIT_PER_SECOND: '1000000' }
 
+/**
+ * `wrangler dev` (test/support/wrangler.ts: detached, stopped by its process group).
+ * WRANGLER_LOG=warn, unless set already: at info level wrangler logs every request,
+ * which costs its proxy more than some of the requests themselves.
+ */
+async function startWorkers(kind: Kind, probeSource: 'do' | 'kv'): Promise<Running> {
+  const before = process.env.WRANGLER_LOG
+  process.env.WRANGLER_LOG ??= 'warn'
+  let wrangler: Awaited<ReturnType<typeof startWranglerDev>>
+  try {
+    wrangler = await startWranglerDev({ PROBE_SOURCE: probeSource, EXPIRE_SECONDS: '0', ...PULSEGATE_LIMITS })
+  } finally {
+    if (before === undefined) delete process.env.WRANGLER_LOG
+  }
+  const group = wrangler.child.pid!
+  liveGroups.add(group)
+  return {
+    kind,
+    url: wrangler.url,
+    pid: group,
+    startupMs: wrangler.startupMs,
+    stop: async () => {
+      await wrangler.stop()
+      liveGroups.delete(group)
+    },
+  }
+}
+
 export function start(kind: Kind): Promise<Running> {
   switch (kind) {
     case 'pulsegate': {
@@ -156,6 +200,38 @@ export function start(kind: Kind): Promise<Running> {
       return startPushgateway(kind, ['--push.disable-consistency-check'])
     case 'raw':
       return startNode(kind, 'bench/raw-limit.ts', {})
+    case 'workers-do':
+      return startWorkers(kind, 'do')
+    case 'workers-kv':
+      return startWorkers(kind, 'kv')
+  }
+}
+
+/** The wrangler that runs `wrangler dev`, and the workerd it pins. */
+export function wranglerVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'node_modules/wrangler/package.json'), 'utf8')) as {
+    version: string
+    dependencies?: Record<string, string>
+  }
+  const workerd = pkg.dependencies?.workerd
+  return `${pkg.version}${workerd ? ` (workerd ${workerd})` : ''}`
+}
+
+/** The Worker as `wrangler deploy` would upload it (`--dry-run`, as test/bundle.test.ts builds it): bytes raw and gzipped. */
+export function workerBundle(): { rawBytes: number; gzipBytes: number } {
+  const outdir = mkdtempSync(join(tmpdir(), 'pulsegate-bench-bundle-'))
+  try {
+    execFileSync(process.execPath, [WRANGLER, 'deploy', '--dry-run', '--outdir', outdir], {
+      cwd: ROOT,
+      env: { ...process.env, ...OFFLINE_ENV },
+      stdio: 'pipe',
+    })
+    const script = readdirSync(outdir).find((f) => f.endsWith('.js'))
+    if (!script) throw new Error(`wrangler deploy --dry-run wrote no .js into ${outdir}`)
+    const bundle = readFileSync(join(outdir, script))
+    return { rawBytes: bundle.byteLength, gzipBytes: gzipSync(bundle).byteLength }
+  } finally {
+    rmSync(outdir, { recursive: true, force: true })
   }
 }
 
@@ -196,8 +272,36 @@ export async function populate(system: Running, fleet: number): Promise<void> {
   })
 }
 
+/**
+ * Wait until the fleet just populated reads back complete. Only PROBE_SOURCE=kv
+ * lags: the object mirrors to KV at most once a second, so the last agent shows
+ * up in the mirror within about a second of its heartbeat.
+ */
+export async function whenReadable(system: Running, fleet: number): Promise<void> {
+  if (system.kind !== 'workers-kv') return
+  await new Promise((r) => setTimeout(r, 1500))
+  const deadline = Date.now() + 15_000
+  const last = `${system.url}/readyz/${agentId(fleet)}`
+  while ((await send(last)).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`${last}: not in the KV mirror 15 s after populating`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
 /** Which systems answer a Prometheus scrape at /metrics. */
 export const scrapes = (kind: Kind) => kind !== 'raw'
+
+/**
+ * Which systems get the ingest load. On Workers every write goes to the Durable
+ * Object whatever PROBE_SOURCE says, so ingest is loaded once, with PROBE_SOURCE=do.
+ */
+export const ingests = (kind: Kind) => kind !== 'workers-kv'
+
+/**
+ * Whose RSS means something here. `wrangler dev` is wrangler's Node, a proxy workerd
+ * and the workerd that runs the Worker: the simulator's memory, not the edge's.
+ */
+export const measuresMemory = (kind: Kind) => !isWorkers(kind)
 
 // ---------------------------------------------------------------------------
 // Measuring from outside
