@@ -23,6 +23,8 @@ export interface FleetSummary {
   state: State
   agents: number
   byState: Record<State, number>
+  /** When known: the summary holds until this instant (ms) unless a record changes. */
+  validUntil?: number
 }
 
 export function summaryOf(states: Iterable<State>): FleetSummary {
@@ -37,13 +39,19 @@ export function summaryOf(states: Iterable<State>): FleetSummary {
 
 /** Summaries of disjoint parts of a fleet (shards) as one. */
 export function mergeSummaries(parts: readonly FleetSummary[]): FleetSummary {
+  if (parts.length === 1) return parts[0]!
   const byState = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<State, number>
   let agents = 0
+  let validUntil: number | undefined
   for (const part of parts) {
     agents += part.agents
     for (const state of STATES) byState[state] += part.byState[state]
+    // The whole holds as long as every part does; a part that does not say, not past now.
+    validUntil = Math.min(validUntil ?? Infinity, part.validUntil ?? -Infinity)
   }
-  return { state: stateOf(byState, agents), agents, byState }
+  const merged: FleetSummary = { state: stateOf(byState, agents), agents, byState }
+  if (validUntil !== undefined && validUntil !== -Infinity) merged.validUntil = validUntil
+  return merged
 }
 
 function stateOf(byState: Record<State, number>, agents: number): State {
@@ -126,7 +134,9 @@ export class AgentStates {
       this.due.delete(next[1])
       this.refresh(next[1], now)
     }
-    return { state: stateOf(this.byState, this.states.size), agents: this.states.size, byState: { ...this.byState } }
+    // The earliest entry may be a stale one: then this is merely too early, never too late.
+    const validUntil = this.schedule.peek()?.[0] ?? Infinity
+    return { state: stateOf(this.byState, this.states.size), agents: this.states.size, byState: { ...this.byState }, validUntil }
   }
 
   private refresh(agent: string, now: number): void {

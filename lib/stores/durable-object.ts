@@ -22,6 +22,11 @@ export interface FleetEnv {
 export function snapshotKey(objectName: string): string {
   return `snapshot:${objectName}`
 }
+
+/** The KV key of its summary: a few bytes, so /readyz in kv mode reads no fleet. */
+export function summaryKey(objectName: string): string {
+  return `summary:${objectName}`
+}
 /** KV accepts one write per second per key. */
 export const MIRROR_SPACING_MS = 1000
 
@@ -58,14 +63,14 @@ export class Fleet extends DurableObject<FleetEnv> {
   /** Something changed since the last KV mirror: records or counters. */
   private dirty = false
   private lastMirrorAt = 0
-  private readonly mirrorKey: string
+  private readonly name: string
 
   constructor(ctx: DurableObjectState, env: FleetEnv) {
     super(ctx, env)
     this.settings = loadSettings(env as unknown as Record<string, unknown>)
     this.store = new SqlStore(objectDatabase(ctx.storage), this.settings, { storeTrafficCounters: true })
     // Objects are reached by name (getByName), so the name is known; each mirrors to its own key.
-    this.mirrorKey = snapshotKey(ctx.id.name ?? ctx.id.toString())
+    this.name = ctx.id.name ?? ctx.id.toString()
   }
 
   /** A refused batch comes back as a value: RPC carries an error's message, not its class or fields. */
@@ -116,7 +121,10 @@ export class Fleet extends DurableObject<FleetEnv> {
     if (this.dirty) {
       this.dirty = false
       const mirror: MirroredSnapshot = { ...(await this.store.snapshot(now)), mirroredAt: now }
-      await this.env.SNAPSHOTS.put(this.mirrorKey, JSON.stringify(mirror))
+      await Promise.all([
+        this.env.SNAPSHOTS.put(snapshotKey(this.name), JSON.stringify(mirror)),
+        this.env.SNAPSHOTS.put(summaryKey(this.name), JSON.stringify(await this.store.summary(now))),
+      ])
       this.lastMirrorAt = now
     }
     // Writes made while KV was written want another mirror; the earliest expiry wants a sweep.
@@ -213,9 +221,19 @@ export class DurableObjectStore implements Store {
   }
 
   async summary(now: number): Promise<FleetSummary> {
-    if (this.settings.probeSource === 'kv') return summarize((await this.snapshot(now)).records, now, this.settings)
-    const parts = await Promise.all(this.names.map((name) => this.object(name).summary(now)))
-    return mergeSummaries(parts)
+    return mergeSummaries(await Promise.all(this.names.map((name) => this.summaryOf(name, now))))
+  }
+
+  /**
+   * In `kv` mode the mirrored summary, while no deadline has passed since it was
+   * made (else the shard's snapshot, observed at `now`); in `do` mode the object's live index.
+   */
+  private async summaryOf(name: string, now: number): Promise<FleetSummary> {
+    if (this.settings.probeSource === 'do') return this.object(name).summary(now)
+    const mirrored = await this.env.SNAPSHOTS.get<FleetSummary>(summaryKey(name), 'json')
+    // JSON has no Infinity: a summary with nothing due comes back with validUntil null.
+    if (mirrored && now <= (mirrored.validUntil ?? Infinity)) return mirrored
+    return summarize((await this.snapshotOf(name, now)).records, now, this.settings)
   }
 
   private async snapshotOf(name: string, now: number): Promise<Snapshot> {

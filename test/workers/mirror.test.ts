@@ -3,6 +3,7 @@
 import { env } from 'cloudflare:workers'
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import type { FleetSummary } from '../../lib/agent-states.ts'
 import { viewFleet } from '../../lib/fleet.ts'
 import { loadSettings } from '../../lib/settings.ts'
 import {
@@ -10,6 +11,7 @@ import {
   type MirroredSnapshot,
   MIRROR_SPACING_MS,
   snapshotKey,
+  summaryKey,
 } from '../../lib/stores/durable-object.ts'
 
 const settings = loadSettings({})
@@ -78,6 +80,22 @@ describe('the KV mirror', () => {
     const view = viewFleet([record!], Date.now(), settings)
     expect(view.agents[0]!.state).toBe('degraded')
     expect(view.agents[0]!.components[0]!.reason).toBe('missed heartbeat')
+    // The mirrored summary was made when the agent was still overdue too; either way /readyz says degraded.
+    expect((await kv.summary(Date.now())).state).toBe('degraded')
+  })
+
+  it('mirrors a small summary beside the snapshot, and reads it only while no deadline has passed', async () => {
+    const { stub, kv, direct } = fleet()
+    const now = Date.now()
+    await direct.apply([{ agent: 'a', status: 'ok', interval_seconds: 1, grace_seconds: 0 }, { agent: 'b', status: 'degraded' }], now)
+    await runDurableObjectAlarm(stub)
+    const name = (await runInDurableObject(stub, (_i, state) => state.id.name))!
+    const mirrored = await env.SNAPSHOTS.get<FleetSummary>(summaryKey(name), 'json')
+    expect(mirrored).toMatchObject({ state: 'degraded', agents: 2, byState: { ok: 1, degraded: 1 } })
+    expect(mirrored!.validUntil).toBe(now + 1000) // a's deadline
+    expect(await kv.summary(now + 1000)).toEqual(mirrored) // read as it is
+    // Past a's deadline the copy no longer holds: the state comes from the snapshot, observed now.
+    expect(await kv.summary(now + 1001)).toMatchObject({ state: 'degraded', byState: { ok: 0, degraded: 2 } })
   })
 
   it('drops expired components on the alarm, counting them', async () => {
