@@ -207,11 +207,14 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     return c.json({ state: view.state, agents: view.agents.map(agentJson) })
   })
 
-  app.get('/v1/agents/:agent', async (c) => {
-    const agent = (await fleetAt(clock())).view.byId.get(c.req.param('agent'))
+  /** One agent from its own records, never the whole fleet; 404 for an agent the store does not know. */
+  const agentAt = async (c: Context, now: number): Promise<AgentView> => {
+    const agent = viewAgentAt(await store.agent(c.req.param('agent')!, now), now, settings)
     if (!agent) throw new ApiError(404, 'unknown_agent', `no agent ${c.req.param('agent')}`)
-    return c.json(agentJson(agent))
-  })
+    return agent
+  }
+
+  app.get('/v1/agents/:agent', async (c) => c.json(agentJson(await agentAt(c, clock()))))
 
   app.delete('/v1/agents/:agent', auth(settings.heartbeatTokens), async (c) => {
     const agent = c.req.param('agent')
@@ -231,12 +234,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     const verbose = c.req.query('verbose') !== undefined
     // Most probes ask for neither, and then the state is the aggregate already kept.
     const result = exclude.length > 0 || verbose ? readiness(await checks(), exclude) : undefined
-    const code = READYZ_CODE[result?.state ?? state]
+    const answered = result?.state ?? state
+    const code = READYZ_CODE[answered]
     if (result && verbose) return c.text(verboseReadyz(result), code)
-    const body: { status: string; state: State; pid?: number } = {
-      status: readyzStatus(result?.state ?? state, subject),
-      state: result?.state ?? state,
-    }
+    const body: { status: string; state: State; pid?: number } = { status: readyzStatus(answered, subject), state: answered }
     if (pid !== null) body.pid = pid
     return c.json(body, code)
   }
@@ -250,9 +251,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   })
 
   app.get('/readyz/:agent', async (c) => {
-    const now = clock()
-    const agent = viewAgentAt(await store.agent(c.req.param('agent'), now), now, settings)
-    if (!agent) throw new ApiError(404, 'unknown_agent', `no agent ${c.req.param('agent')}`)
+    const agent = await agentAt(c, clock())
     return answerReadyz(c, `agent ${agent.agent}`, agent.state, async () => componentChecks(agent), agent.pid)
   })
 

@@ -36,7 +36,6 @@ export interface AgentView {
 export interface FleetView {
   /** Agents sorted by id, components sorted by name. */
   agents: AgentView[]
-  byId: Map<string, AgentView>
   /** All agents aggregated with Teleport's rule. */
   state: State
   /** Components past their deadline right now. */
@@ -75,7 +74,7 @@ export function viewFleet(records: Iterable<ComponentRecord>, now: number, setti
   }
   const agents = [...grouped.keys()].sort(compare).map((agent) => viewAgent(agent, grouped.get(agent)!))
   const state = aggregate(agents.map((a) => a.state))
-  return { agents, byId: new Map(agents.map((a) => [a.agent, a])), state, overdue, validUntil }
+  return { agents, state, overdue, validUntil }
 }
 
 /** One agent from its own records (none: undefined), without looking at the rest of the fleet. */
