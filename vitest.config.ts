@@ -19,14 +19,21 @@ export default defineConfig({
         },
       },
       {
-        // The shared store suite against the Fleet Durable Object, with the vars of wrangler.toml.
-        plugins: [cloudflareTest({ wrangler })],
-        test: { name: 'workers-store', include: ['test/workers/store.test.ts', 'test/workers/mirror.test.ts'] },
+        // The shared store suite against Fleet Durable Objects (test/workers/entry.ts adds one the suite configures).
+        plugins: [
+          cloudflareTest({
+            wrangler,
+            main: './test/workers/entry.ts',
+            miniflare: { durableObjects: { FLEET: { className: 'Fleet', useSQLite: true }, SUITE_FLEET: { className: 'SuiteFleet', useSQLite: true } } },
+          }),
+        ],
+        // workerd's first request loads the Worker: slow on two shared cores.
+        test: { name: 'workers-store', include: ['test/workers/store.test.ts', 'test/workers/mirror.test.ts'], testTimeout: 30_000 },
       },
       {
         // The shared HTTP story through the Worker: no recovery wait, strongly consistent reads.
         plugins: [cloudflareTest({ wrangler, miniflare: { bindings: { RECOVERY_SECONDS: '0', PROBE_SOURCE: 'do' } } })],
-        test: { name: 'workers-http', include: ['test/workers/scenario.test.ts'] },
+        test: { name: 'workers-http', include: ['test/workers/scenario.test.ts'], testTimeout: 30_000 },
       },
     ],
   },

@@ -93,6 +93,8 @@ export interface LuaRequest {
   /** Lua expression of the body (absent: none). */
   body?: string
   headers?: Record<string, string>
+  /** Components per agent: the script then cycles through every (agent, component), the Lua variable `component` being c0, c1, … */
+  components?: number
 }
 
 /**
@@ -104,8 +106,10 @@ export function cyclingScript(dir: string, name: string, fleet: number, threads:
   const headers = Object.entries(request.headers ?? {})
     .map(([key, value]) => `[${JSON.stringify(key)}] = ${JSON.stringify(value)}`)
     .join(', ')
-  const script = `-- ${name}: written by bench/load.ts; cycles through ${AGENT_PREFIX}1 .. ${AGENT_PREFIX}${fleet}
-local n = ${fleet}
+  const k = request.components ?? 1
+  const script = `-- ${name}: written by bench/load.ts; cycles through ${AGENT_PREFIX}1 .. ${AGENT_PREFIX}${fleet}${k > 1 ? `, ${k} components each` : ''}
+local k = ${k}
+local n = ${fleet} * k
 local started = 0
 function setup(thread)
   thread:set("share", started)
@@ -118,7 +122,8 @@ function init(args)
 end
 function request()
   i = i % n + 1
-  local id = ${JSON.stringify(AGENT_PREFIX)} .. i
+  local id = ${JSON.stringify(AGENT_PREFIX)} .. (math.floor((i - 1) / k) + 1)
+  local component = "c" .. ((i - 1) % k)
   return wrk.format(${JSON.stringify(request.method)}, ${request.path}, headers, ${request.body ?? 'nil'})
 end
 `

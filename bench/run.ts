@@ -26,7 +26,8 @@ interface Mode {
   maxFleet: Record<Kind, number>
 }
 
-const EVERY = { pulsegate: Infinity, raw: Infinity }
+// The deployed shape is measured where its targets are: 1k and 10k agents.
+const EVERY = { pulsegate: Infinity, 'pulsegate-deployed': 10_000, raw: Infinity }
 const WORKERS = { 'workers-do': WORKERS_FLEET, 'workers-kv': WORKERS_FLEET }
 const MODES: Record<Results['mode'], Mode> = {
   full: { fleets: [1000, 10_000, 100_000], probeFleet: 10_000, seconds: 10, runs: 2, maxFleet: { ...EVERY, ...WORKERS, pushgateway: 10_000, 'pushgateway-nocheck': 10_000 } },

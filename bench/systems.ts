@@ -11,14 +11,15 @@ import { type LuaRequest, agentId, inParallel, send, sendOk } from './load.ts'
 
 export const ROOT = new URL('..', import.meta.url).pathname
 
-export type Kind = 'pulsegate' | 'pushgateway' | 'pushgateway-nocheck' | 'raw' | 'workers-do' | 'workers-kv'
-export const KINDS: readonly Kind[] = ['pulsegate', 'pushgateway', 'pushgateway-nocheck', 'raw', 'workers-do', 'workers-kv']
+export type Kind = 'pulsegate' | 'pulsegate-deployed' | 'pushgateway' | 'pushgateway-nocheck' | 'raw' | 'workers-do' | 'workers-kv'
+export const KINDS: readonly Kind[] = ['pulsegate', 'pulsegate-deployed', 'pushgateway', 'pushgateway-nocheck', 'raw', 'workers-do', 'workers-kv']
 
 /** The start of every Workers label, and of the row that stands for Workers when it was not measured. */
 export const WORKERS_LABEL = 'pulsegate on Workers'
 
 export const LABEL: Record<Kind, string> = {
   pulsegate: 'pulsegate (Node, SQLite)',
+  'pulsegate-deployed': 'pulsegate, deployed shape (token, full body, default rate limit)',
   pushgateway: 'Pushgateway',
   'pushgateway-nocheck': 'Pushgateway, no consistency check',
   raw: 'raw limit (node:http + Map)',
@@ -161,6 +162,22 @@ async function startPushgateway(kind: Kind, flags: string[]): Promise<Running> {
 export const PULSEGATE_LIMITS = { MAX_AGENTS: '1000000', RATE_LIMIT_PER_SECOND: '1000000' }
 
 /**
+ * The shape a deployment off loopback has: a bearer token on every heartbeat, the
+ * body a real agent sends (component, version, labels, a message, its interval),
+ * and the default rate limit, with a fleet that stays under it: each agent has
+ * DEPLOYED_COMPONENTS components, and the load cycles through all of them.
+ */
+export const DEPLOYED_TOKEN = 'bench-8f3a1c9e2b7d4f60a5e1c3b9d7f2a4e6'
+export const DEPLOYED_COMPONENTS = 4
+const DEPLOYED_BODY = {
+  status: 'ok',
+  version: '19.1.2',
+  interval_seconds: 60,
+  labels: { region: 'eu-west', team: 'platform' },
+  message: 'joined cluster; 3 peers, replication lag 12 ms, last backup 02:00 UTC',
+}
+
+/**
  * `wrangler dev` (test/support/wrangler.ts: detached, stopped by its process group).
  * WRANGLER_LOG=warn, unless set already: at info level wrangler logs every request,
  * which costs its proxy more than some of the requests themselves.
@@ -193,6 +210,12 @@ export function start(kind: Kind): Promise<Running> {
     case 'pulsegate': {
       const dataDir = mkdtempSync(join(tmpdir(), 'pulsegate-bench-'))
       return startNode(kind, 'functions/node.ts', { DATA_DIR: dataDir, EXPIRE_SECONDS: '0', ...PULSEGATE_LIMITS }, dataDir)
+    }
+    case 'pulsegate-deployed': {
+      const dataDir = mkdtempSync(join(tmpdir(), 'pulsegate-bench-'))
+      // MAX_AGENTS is sized for the fleet, as a deployment would; the rate limit is the default.
+      const env = { DATA_DIR: dataDir, EXPIRE_SECONDS: '0', MAX_AGENTS: '1000000', HEARTBEAT_TOKEN: DEPLOYED_TOKEN }
+      return startNode(kind, 'functions/node.ts', env, dataDir)
     }
     case 'pushgateway':
       return startPushgateway(kind, [])
@@ -246,8 +269,21 @@ export function ingestRequest(kind: Kind): LuaRequest {
   if (isPushgateway(kind)) {
     return { method: 'POST', path: '"/metrics/job/heartbeat/instance/" .. id', body: '"process_state 0\\n"' }
   }
+  if (kind === 'pulsegate-deployed') {
+    const rest = JSON.stringify(DEPLOYED_BODY).slice(1)
+    return {
+      method: 'POST',
+      path: '"/v1/heartbeat"',
+      body: `'{"agent":"' .. id .. '","component":"' .. component .. '",${rest}'`,
+      headers: { ...JSON_HEADERS, Authorization: `Bearer ${DEPLOYED_TOKEN}` },
+      components: DEPLOYED_COMPONENTS,
+    }
+  }
   return { method: 'POST', path: '"/v1/heartbeat"', body: `'{"agent":"' .. id .. '","status":"ok"}'`, headers: JSON_HEADERS }
 }
+
+/** The component names of the deployed shape: c0 … c3, as the Lua script makes them. */
+const deployedComponent = (i: number) => `c${i}`
 
 /**
  * Register agents 1..fleet: pulsegate and the raw limit in batches of 100, the
@@ -262,13 +298,19 @@ export async function populate(system: Running, fleet: number): Promise<void> {
     )
     return
   }
-  const batches = Math.ceil(fleet / 100)
-  await inParallel(batches, 4, (b) => {
-    const beats = []
-    for (let i = b * 100 + 1; i <= Math.min(fleet, (b + 1) * 100); i++) {
-      beats.push({ agent: agentId(i), status: 'ok', interval_seconds: 86_400 })
+  const deployed = system.kind === 'pulsegate-deployed'
+  const components = deployed ? DEPLOYED_COMPONENTS : 1
+  const headers = deployed ? { ...JSON_HEADERS, Authorization: `Bearer ${DEPLOYED_TOKEN}` } : JSON_HEADERS
+  const beats = fleet * components
+  // The full body is about 230 bytes: 50 of them stay within the 16 KiB a request may carry.
+  const size = deployed ? 50 : 100
+  await inParallel(Math.ceil(beats / size), 4, (b) => {
+    const batch = []
+    for (let j = b * size; j < Math.min(beats, (b + 1) * size); j++) {
+      const agent = agentId(Math.floor(j / components) + 1)
+      batch.push(deployed ? { ...DEPLOYED_BODY, agent, component: deployedComponent(j % components) } : { agent, status: 'ok', interval_seconds: 86_400 })
     }
-    return sendOk(`${system.url}/v1/heartbeat`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(beats) })
+    return sendOk(`${system.url}/v1/heartbeat`, { method: 'POST', headers, body: JSON.stringify(batch) })
   })
 }
 
@@ -289,7 +331,7 @@ export async function whenReadable(system: Running, fleet: number): Promise<void
 }
 
 /** Which systems answer a Prometheus scrape at /metrics. */
-export const scrapes = (kind: Kind) => kind !== 'raw'
+export const scrapes = (kind: Kind) => kind !== 'raw' && kind !== 'pulsegate-deployed'
 
 /**
  * Which systems get the ingest load. On Workers every write goes to the Durable
@@ -301,7 +343,7 @@ export const ingests = (kind: Kind) => kind !== 'workers-kv'
  * Whose RSS means something here. `wrangler dev` is wrangler's Node, a proxy workerd
  * and the workerd that runs the Worker: the simulator's memory, not the edge's.
  */
-export const measuresMemory = (kind: Kind) => !isWorkers(kind)
+export const measuresMemory = (kind: Kind) => !isWorkers(kind) && kind !== 'pulsegate-deployed'
 
 // ---------------------------------------------------------------------------
 // Measuring from outside

@@ -3,6 +3,7 @@
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { LimitError } from './limits.ts'
 
 export interface Issue {
   path: (string | number)[]
@@ -52,6 +53,10 @@ function fromHonoException(error: HTTPException): ApiError {
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error
   if (error instanceof HTTPException) return fromHonoException(error)
+  if (error instanceof LimitError) {
+    const headers: Record<string, string> = error.retryAfter ? { 'Retry-After': String(error.retryAfter) } : {}
+    return new ApiError(error.status, error.code, `${error.message}; nothing was stored`, { headers })
+  }
   return new ApiError(500, 'internal_error', 'internal error')
 }
 

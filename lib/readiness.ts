@@ -66,7 +66,7 @@ export function intervalOf(record: ComponentRecord, settings: ReadinessSettings)
   return record.intervalSeconds ?? settings.defaultIntervalSeconds
 }
 
-/** Grace defaults to max(5 s, interval / 2), as DESIGN.md says. */
+/** Grace defaults to max(5 s, interval / 2): half an interval late is late, but never less than 5 s. */
 export function graceOf(record: ComponentRecord, settings: ReadinessSettings): number {
   return record.graceSeconds ?? Math.max(5, intervalOf(record, settings) / 2)
 }

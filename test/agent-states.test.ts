@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { mergeSummaries, summaryOf } from '../lib/agent-states.ts'
 import { summarize } from '../lib/fleet.ts'
 import type { ReadinessSettings } from '../lib/readiness.ts'
-import { FleetTable } from '../lib/stores/table.ts'
+import { MemoryStore } from '../lib/stores/memory.ts'
 
 const settings: ReadinessSettings = { recoverySeconds: 2, defaultIntervalSeconds: 5, expireSeconds: 30 }
 
@@ -25,22 +25,23 @@ const op = fc.oneof(
 )
 
 describe('the live agent index', () => {
-  it('agrees with a full pass over the records after any sequence of changes', () => {
-    fc.assert(
-      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
-        const table = new FleetTable(settings)
+  it('agrees with a full pass over the records after any sequence of changes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
+        const store = new MemoryStore(settings)
         let now = 1_800_000_000_000
         for (const o of ops) {
           if (o.kind === 'beat') {
             const beat = { agent: o.agent, component: o.component, status: o.status, interval_seconds: o.interval, grace_seconds: 0 }
-            table.commit(table.planBatch([beat], now))
-          } else if (o.kind === 'remove') table.commit(table.planRemove(o.agent, now))
-          else if (o.kind === 'sweep') table.commit(table.planSweep(now))
+            await store.apply([beat], now)
+          } else if (o.kind === 'remove') await store.remove(o.agent, now)
+          else if (o.kind === 'sweep') await store.sweep(now)
           else if (o.kind === 'wait') now += o.ms
           // Read often, so that the index is exercised between changes and not only at the end.
-          expect(table.summary(now)).toMatchObject(summarize(table.snapshot(now).records, now, settings))
+          const { records } = await store.snapshot(now)
+          expect(await store.summary(now)).toMatchObject(summarize(records, now, settings))
           for (const agent of ['a', 'b', 'c', 'd']) {
-            expect(table.agentRecords(agent, now)).toEqual(table.snapshot(now).records.filter((r) => r.agent === agent))
+            expect(await store.agent(agent, now)).toEqual(records.filter((r) => r.agent === agent))
           }
         }
       }),
@@ -48,14 +49,14 @@ describe('the live agent index', () => {
     )
   })
 
-  it('sees a deadline pass at exactly the instant the design says', () => {
-    const table = new FleetTable(settings)
+  it('sees a deadline pass at exactly the instant the design says', async () => {
+    const store = new MemoryStore(settings)
     const t0 = 1_800_000_000_000
-    table.commit(table.planBatch([{ agent: 'a', status: 'ok', interval_seconds: 1, grace_seconds: 0 }], t0))
-    expect(table.summary(t0 + 1000).state).toBe('ok')
-    expect(table.summary(t0 + 1001).state).toBe('degraded')
-    expect(table.summary(t0 + 30_000).byState.degraded).toBe(1)
-    expect(table.summary(t0 + 31_001)).toMatchObject({ state: 'starting', agents: 0, byState: { ok: 0, recovering: 0, degraded: 0, starting: 0 } })
+    await store.apply([{ agent: 'a', status: 'ok', interval_seconds: 1, grace_seconds: 0 }], t0)
+    expect((await store.summary(t0 + 1000)).state).toBe('ok')
+    expect((await store.summary(t0 + 1001)).state).toBe('degraded')
+    expect((await store.summary(t0 + 30_000)).byState.degraded).toBe(1)
+    expect(await store.summary(t0 + 31_001)).toMatchObject({ state: 'starting', agents: 0, byState: { ok: 0, recovering: 0, degraded: 0, starting: 0 } })
   })
 
   it('merges shard summaries as if they were one fleet', () => {

@@ -1,4 +1,4 @@
-// Every route, code and body of DESIGN.md through app.request(), with an injected clock.
+// Every route, code and body of the README's API through app.request(), with an injected clock.
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createApp } from '../lib/app.ts'
@@ -53,7 +53,7 @@ describe('POST /v1/heartbeat', () => {
     expect(await res.json()).toEqual({ accepted: 1, results: [{ agent: 'node-17', component: 'proxy', state: 'ok' }] })
   })
 
-  it('accepts the full example body of DESIGN.md', async () => {
+  it("accepts the README's full example body", async () => {
     const { post } = setup()
     const res = await post({
       agent: 'node-17', component: 'proxy', status: 'ok', message: 'joined cluster', version: '19.1.2', pid: 4242,
@@ -479,7 +479,7 @@ describe('errors and headers', () => {
 })
 
 describe('/metrics', () => {
-  it('exports every state, counter and gauge of DESIGN.md with HELP', async () => {
+  it('exports every state, counter and gauge of the README with HELP', async () => {
     const { post, metrics } = setup()
     await post([
       { agent: 'node-17', component: 'proxy', status: 'ok', version: '19.1.2' },

@@ -100,7 +100,7 @@ describe('a database that refuses writes', () => {
     const { beat, get } = client(server.url)
     expect((await beat({ agent: 'a', status: 'ok' })).status).toBe(200)
     const saboteur = new DatabaseSync(join(dataDir, 'pulsegate.sqlite'))
-    saboteur.exec("CREATE TRIGGER refuse BEFORE INSERT ON components BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END")
+    saboteur.exec("CREATE TRIGGER refuse BEFORE INSERT ON entries WHEN NEW.kind = 'component' BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END")
     const refused = await beat({ agent: 'a', status: 'degraded' })
     expect(refused.status).toBe(503)
     expect(JSON.stringify(refused.body)).not.toMatch(/readonly|sqlite|\/tmp/i) // no internals in the answer

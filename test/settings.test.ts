@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { checkExposure, isLoopback, loadSettings, SettingsError } from '../lib/settings.ts'
 
 describe('settings', () => {
-  it('has the defaults of DESIGN.md', () => {
+  it('has the documented defaults', () => {
     expect(loadSettings({})).toEqual({
       port: 8787, host: '127.0.0.1', dataDir: './data', heartbeatTokens: [], metricsTokens: [],
       recoverySeconds: 10, defaultIntervalSeconds: 60, expireSeconds: 3600, sweepSeconds: 60, probeSource: 'kv', shards: 1,

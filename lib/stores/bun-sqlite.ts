@@ -1,8 +1,8 @@
 // The Bun store: the same SQLite file as Node (DATA_DIR/pulsegate.sqlite, same
-// schema, pragmas and application_id), through bun:sqlite. Only the adapter is here.
+// schema, pragmas and application_id), through bun:sqlite. Only the binding is here.
 import { Database } from 'bun:sqlite'
-import type { SqlDatabase, SqlStore, SqlValue } from './sql.ts'
-import type { TableSettings } from './table.ts'
+import type { Engine, EngineSettings } from './engine.ts'
+import type { SqlDatabase, SqlValue } from './sql.ts'
 import { openSqliteFile, type SqliteOptions } from './sqlite-file.ts'
 
 function adapt(db: Database): SqlDatabase {
@@ -18,6 +18,6 @@ function adapt(db: Database): SqlDatabase {
   }
 }
 
-export function openBunSqliteStore(options: SqliteOptions, settings: TableSettings): SqlStore {
+export function openBunSqliteStore(options: SqliteOptions, settings: EngineSettings): Promise<Engine> {
   return openSqliteFile(options, settings, (path) => adapt(new Database(path, { create: true })))
 }

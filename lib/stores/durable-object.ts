@@ -1,8 +1,9 @@
-// The Workers store. One Durable Object per fleet is the source of truth: it runs
-// the shared SqlStore over its own SQLite (ctx.storage.sql), so next() is applied
-// inside the object's input gate, and its answer leaves only once the write is
-// durable (the output gate). It mirrors a snapshot of the fleet to KV, at most
-// once a second (KV's limit per key), for cheap probe reads from every location.
+// The Workers store. One Durable Object per fleet (or per shard) is the source
+// of truth: it runs the store engine over its own SQLite (ctx.storage.sql), so
+// next() is applied inside the object's input gate, and its answer leaves only
+// once the write is durable (the output gate). It mirrors a snapshot of the
+// fleet to KV, at most once a second (KV's limit per key), for cheap probe reads
+// from every location.
 import { DurableObject } from 'cloudflare:workers'
 import type { Heartbeat } from '../heartbeat.ts'
 import { type FleetSummary, mergeSummaries } from '../agent-states.ts'
@@ -10,8 +11,9 @@ import { summarize } from '../fleet.ts'
 import { type LimitCode, LimitError } from '../limits.ts'
 import { type ComponentRecord, expiryOf, isExpired } from '../readiness.ts'
 import { type Settings, loadSettings } from '../settings.ts'
-import { type SqlDatabase, SqlStore } from './sql.ts'
-import type { Snapshot, Store, TrafficCounter } from './store.ts'
+import { Engine } from './engine.ts'
+import { type SqlDatabase, SqlDriver } from './sql.ts'
+import type { Counters, Snapshot, Store, TrafficCounter } from './store.ts'
 
 export interface FleetEnv {
   FLEET: DurableObjectNamespace<Fleet>
@@ -41,12 +43,18 @@ function recordsOf(result: ApplyResult): ComponentRecord[] {
   throw new LimitError(code, message, retryAfter)
 }
 
+/** A snapshot, or only its counters when the caller already holds the records of that revision. */
+export type SnapshotAnswer = Snapshot | { unchanged: true; counters: Counters }
+
 export interface MirroredSnapshot extends Snapshot {
   /** When the Durable Object wrote this copy (ms). */
   mirroredAt: number
 }
 
-/** A Durable Object's SQLite, as the SqlStore sees it. */
+/** The mirrored summary says which revision it was made from, so a reader can tell if its copy of the fleet is current. */
+export type MirroredSummary = FleetSummary & { revision: number; mirroredAt: number }
+
+/** A Durable Object's SQLite, as the SQL driver sees it. */
 export function objectDatabase(storage: DurableObjectStorage): SqlDatabase {
   return {
     exec: (query) => void storage.sql.exec(query),
@@ -58,8 +66,8 @@ export function objectDatabase(storage: DurableObjectStorage): SqlDatabase {
 }
 
 export class Fleet extends DurableObject<FleetEnv> {
-  private readonly settings: Settings
-  private store: SqlStore
+  protected settings!: Settings
+  private engine!: Engine
   /** Something changed since the last KV mirror: records or counters. */
   private dirty = false
   private lastMirrorAt = 0
@@ -67,16 +75,26 @@ export class Fleet extends DurableObject<FleetEnv> {
 
   constructor(ctx: DurableObjectState, env: FleetEnv) {
     super(ctx, env)
-    this.settings = loadSettings(env as unknown as Record<string, unknown>)
-    this.store = new SqlStore(objectDatabase(ctx.storage), this.settings, { storeTrafficCounters: true })
     // Objects are reached by name (getByName), so the name is known; each mirrors to its own key.
     this.name = ctx.id.name ?? ctx.id.toString()
+    void ctx.blockConcurrencyWhile(async () => this.open(await this.loadSettings()))
+  }
+
+  /** The object's settings: the Worker's vars (a subclass may add to them). */
+  protected async loadSettings(): Promise<Settings> {
+    return loadSettings(this.env as unknown as Record<string, unknown>)
+  }
+
+  protected async open(settings: Settings): Promise<void> {
+    this.settings = settings
+    // No group commit of the engine's own: the output gate already coalesces the writes of concurrent requests.
+    this.engine = await Engine.open(new SqlDriver(objectDatabase(this.ctx.storage)), settings, { storeTrafficCounters: true })
   }
 
   /** A refused batch comes back as a value: RPC carries an error's message, not its class or fields. */
   async apply(batch: Heartbeat[], now: number): Promise<ApplyResult> {
     try {
-      const records = await this.store.apply(batch, now)
+      const records = await this.engine.apply(batch, now)
       await this.changed(now)
       return { records }
     } catch (error) {
@@ -86,50 +104,55 @@ export class Fleet extends DurableObject<FleetEnv> {
   }
 
   async remove(agent: string, now: number): Promise<number> {
-    const removed = await this.store.remove(agent, now)
+    const removed = await this.engine.remove(agent, now)
     if (removed > 0) await this.changed(now)
     return removed
   }
 
   async sweep(now: number): Promise<number> {
-    const expired = await this.store.sweep(now)
+    const expired = await this.engine.sweep(now)
     if (expired > 0) await this.changed(now)
     return expired
   }
 
-  async snapshot(now: number): Promise<Snapshot> {
-    return this.store.snapshot(now)
+  /** The fleet; only its counters when `known` is the revision of the records the caller holds. */
+  async snapshot(now: number, known?: number): Promise<SnapshotAnswer> {
+    const snapshot = await this.engine.snapshot(now)
+    if (known === snapshot.revision) return { unchanged: true, counters: snapshot.counters }
+    return snapshot
   }
 
   async agent(agent: string, now: number): Promise<readonly ComponentRecord[]> {
-    return this.store.agent(agent, now)
+    return this.engine.agent(agent, now)
   }
 
   async summary(now: number): Promise<FleetSummary> {
-    return this.store.summary(now)
+    return this.engine.summary(now)
   }
 
   async count(counter: TrafficCounter, label: string): Promise<void> {
-    await this.store.count(counter, label)
+    await this.engine.count(counter, label)
     await this.changed(Date.now())
   }
 
   /** Drop what expired, mirror the fleet to KV if it changed, and wake again when needed. */
   async alarm(): Promise<void> {
     const now = Date.now()
-    if ((await this.store.sweep(now)) > 0) this.dirty = true
+    if ((await this.engine.sweep(now)) > 0) this.dirty = true
     if (this.dirty) {
       this.dirty = false
-      const mirror: MirroredSnapshot = { ...(await this.store.snapshot(now)), mirroredAt: now }
+      const snapshot = await this.engine.snapshot(now)
+      const mirror: MirroredSnapshot = { ...snapshot, mirroredAt: now }
+      const summary: MirroredSummary = { ...(await this.engine.summary(now)), revision: snapshot.revision, mirroredAt: now }
       await Promise.all([
         this.env.SNAPSHOTS.put(snapshotKey(this.name), JSON.stringify(mirror)),
-        this.env.SNAPSHOTS.put(summaryKey(this.name), JSON.stringify(await this.store.summary(now))),
+        this.env.SNAPSHOTS.put(summaryKey(this.name), JSON.stringify(summary)),
       ])
       this.lastMirrorAt = now
     }
     // Writes made while KV was written want another mirror; the earliest expiry wants a sweep.
     let due = this.dirty ? this.lastMirrorAt + MIRROR_SPACING_MS : Infinity
-    for (const record of (await this.store.snapshot(now)).records) due = Math.min(due, expiryOf(record, this.settings) + 1)
+    for (const record of (await this.engine.snapshot(now)).records) due = Math.min(due, expiryOf(record, this.settings) + 1)
     if (due !== Infinity) await this.ctx.storage.setAlarm(due)
   }
 
@@ -160,25 +183,32 @@ function shardOf(agent: string, shards: number): number {
  * id ("fleet-0" … "fleet-N-1"), each with its own mirror; reads merge them.
  * All of one agent's heartbeats go to one object, so a batch about one agent
  * stays atomic; a batch about several agents is applied per shard.
+ *
+ * It keeps the last snapshot of each object it read, by revision: an object
+ * whose records have not changed sends only its counters, and a KV mirror is
+ * parsed again only when its summary names another revision.
  */
 export class DurableObjectStore implements Store {
-  private readonly env: FleetEnv
+  private readonly namespace: DurableObjectNamespace<Fleet>
+  private readonly kv: KVNamespace
   private readonly settings: Settings
   private readonly names: string[]
+  private readonly held = new Map<string, Snapshot>()
 
-  constructor(env: FleetEnv, settings: Settings, fleetName = 'fleet') {
-    this.env = env
+  constructor(env: FleetEnv, settings: Settings, fleetName = 'fleet', namespace: DurableObjectNamespace<Fleet> = env.FLEET) {
+    this.namespace = namespace
+    this.kv = env.SNAPSHOTS
     this.settings = settings
     this.names = settings.shards === 1 ? [fleetName] : Array.from({ length: settings.shards }, (_, i) => `${fleetName}-${i}`)
   }
 
   /** A stub per call: a stub belongs to the request that made it, and this store outlives requests. */
   private object(name: string): DurableObjectStub<Fleet> {
-    return this.env.FLEET.getByName(name)
+    return this.namespace.getByName(name)
   }
 
-  private objectFor(agent: string): DurableObjectStub<Fleet> {
-    return this.object(this.names[shardOf(agent, this.names.length)]!)
+  private nameFor(agent: string): string {
+    return this.names[shardOf(agent, this.names.length)]!
   }
 
   async apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]> {
@@ -199,7 +229,7 @@ export class DurableObjectStore implements Store {
   }
 
   remove(agent: string, now: number): Promise<number> {
-    return this.objectFor(agent).remove(agent, now)
+    return this.object(this.nameFor(agent)).remove(agent, now)
   }
 
   async sweep(now: number): Promise<number> {
@@ -215,8 +245,8 @@ export class DurableObjectStore implements Store {
 
   /** In `kv` mode from the agent's shard's mirror; in `do` mode from the object's live index. */
   async agent(agent: string, now: number): Promise<readonly ComponentRecord[]> {
-    if (this.settings.probeSource === 'do') return this.objectFor(agent).agent(agent, now)
-    const { records } = await this.snapshotOf(this.names[shardOf(agent, this.names.length)]!, now)
+    if (this.settings.probeSource === 'do') return this.object(this.nameFor(agent)).agent(agent, now)
+    const { records } = await this.snapshotOf(this.nameFor(agent), now)
     return records.filter((r) => r.agent === agent)
   }
 
@@ -230,23 +260,36 @@ export class DurableObjectStore implements Store {
    */
   private async summaryOf(name: string, now: number): Promise<FleetSummary> {
     if (this.settings.probeSource === 'do') return this.object(name).summary(now)
-    const mirrored = await this.env.SNAPSHOTS.get<FleetSummary>(summaryKey(name), 'json')
+    const mirrored = await this.kv.get<MirroredSummary>(summaryKey(name), 'json')
     // JSON has no Infinity: a summary with nothing due comes back with validUntil null.
     if (mirrored && now <= (mirrored.validUntil ?? Infinity)) return mirrored
     return summarize((await this.snapshotOf(name, now)).records, now, this.settings)
   }
 
   private async snapshotOf(name: string, now: number): Promise<Snapshot> {
+    const held = this.held.get(name)
+    // What this isolate holds is still the records of its revision until the next expiry.
+    const current = held && now <= held.validUntil ? held : undefined
     if (this.settings.probeSource === 'kv') {
-      const mirrored = await this.env.SNAPSHOTS.get<MirroredSnapshot>(snapshotKey(name), 'json')
+      const summary = await this.kv.get<MirroredSummary>(summaryKey(name), 'json')
+      if (current && summary?.revision === current.revision) return current
+      const mirrored = await this.kv.get<MirroredSnapshot>(snapshotKey(name), 'json')
       // A stale copy still gives the right state: it is observed at `now`, so a
       // missed heartbeat shows at once; only newer heartbeats may be missing.
       if (mirrored) {
         const records = mirrored.records.filter((r) => !isExpired(r, now, this.settings))
-        return { records, counters: mirrored.counters, revision: mirrored.revision }
+        const validUntil = records.reduce((until, r) => Math.min(until, expiryOf(r, this.settings)), Infinity)
+        return this.hold(name, { records, counters: mirrored.counters, revision: mirrored.revision, validUntil })
       }
     }
-    return this.object(name).snapshot(now)
+    const answer = await this.object(name).snapshot(now, current?.revision)
+    if ('unchanged' in answer) return { ...current!, counters: answer.counters }
+    return this.hold(name, answer)
+  }
+
+  private hold(name: string, snapshot: Snapshot): Snapshot {
+    this.held.set(name, snapshot)
+    return snapshot
   }
 
   /** Traffic counters live in the first shard. */
@@ -271,6 +314,8 @@ function mergeSnapshots(parts: Snapshot[]): Snapshot {
       rejected: sum({ ...merged.counters.rejected }, part.counters.rejected),
       scrapes: sum({ ...merged.counters.scrapes }, part.counters.scrapes),
     },
+    // Each part's revision only grows, so their sum changes whenever any part does.
     revision: merged.revision + part.revision,
+    validUntil: Math.min(merged.validUntil, part.validUntil),
   }))
 }

@@ -1,18 +1,13 @@
-// One SQL store for every SQLite pulsegate runs on: node:sqlite, bun:sqlite and a
-// Durable Object's ctx.storage.sql. Each driver file only opens its database and
-// adapts it to SqlDatabase; the schema, the statements and the atomic section are here.
-//
-// Records are kept in memory too (FleetTable), loaded once at open: probes and
-// scrapes never touch the disk, and SQLite only ever sees writes.
-import type { FleetSummary } from '../agent-states.ts'
-import type { Heartbeat } from '../heartbeat.ts'
-import type { ComponentRecord, State } from '../readiness.ts'
-import type { Counters, FleetCounters, Snapshot, Store, TrafficCounter } from './store.ts'
-import { type Change, FleetTable, type TableSettings } from './table.ts'
+// The SQL driver, for every SQLite pulsegate runs on: node:sqlite, bun:sqlite and
+// a Durable Object's ctx.storage.sql. Each of those files only opens its database
+// and adapts it to SqlDatabase; the one table, its statements and the atomic
+// write are here. Every kind of entry lives in that table as JSON, so a new kind
+// needs no schema change.
+import type { Driver, Entry, Kind, KeyRange, Write } from './driver.ts'
 
 export type SqlValue = string | number | null
 
-/** The little of a synchronous SQLite binding the store needs. */
+/** The little of a synchronous SQLite binding the driver needs. */
 export interface SqlDatabase {
   exec(sql: string): void
   run(sql: string, params: readonly SqlValue[]): void
@@ -23,186 +18,94 @@ export interface SqlDatabase {
 }
 
 export const SCHEMA = `
-CREATE TABLE IF NOT EXISTS components (
-  agent TEXT NOT NULL,
-  component TEXT NOT NULL,
-  state TEXT NOT NULL,
-  recovering_since INTEGER,
-  last_seen INTEGER NOT NULL,
-  message TEXT,
-  version TEXT,
-  pid INTEGER,
-  labels TEXT NOT NULL,
-  interval_seconds REAL,
-  grace_seconds REAL,
-  PRIMARY KEY (agent, component)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS counters (
-  name TEXT PRIMARY KEY,
-  value INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS entries (
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
 `
 
-const UPSERT = `INSERT OR REPLACE INTO components
-  (agent, component, state, recovering_since, last_seen, message, version, pid, labels, interval_seconds, grace_seconds)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-const DELETE = 'DELETE FROM components WHERE agent = ? AND component = ?'
-const ADD_TO_COUNTER = `INSERT INTO counters (name, value) VALUES (?, ?)
-  ON CONFLICT (name) DO UPDATE SET value = value + excluded.value`
+const PUT = 'INSERT OR REPLACE INTO entries (kind, key, value) VALUES (?, ?, ?)'
+const DELETE = 'DELETE FROM entries WHERE kind = ? AND key = ?'
+/** Above every character an id may hold: `${prefix}${AFTER}` ends the range of a prefix. */
+const AFTER = '\uffff'
 
-function toRow(r: ComponentRecord): SqlValue[] {
-  return [
-    r.agent, r.component, r.state, r.recoveringSince, r.lastSeen, r.message,
-    r.version, r.pid, JSON.stringify(r.labels), r.intervalSeconds, r.graceSeconds,
-  ]
-}
-
-function fromRow(row: Record<string, unknown>): ComponentRecord {
-  const nullableNumber = (value: unknown) => (value === null ? null : Number(value))
-  return {
-    agent: String(row.agent),
-    component: String(row.component),
-    state: row.state as State,
-    recoveringSince: nullableNumber(row.recovering_since),
-    lastSeen: Number(row.last_seen),
-    message: row.message as string | null,
-    version: row.version as string | null,
-    pid: nullableNumber(row.pid),
-    labels: JSON.parse(String(row.labels)) as Record<string, string>,
-    intervalSeconds: nullableNumber(row.interval_seconds),
-    graceSeconds: nullableNumber(row.grace_seconds),
-  }
-}
-
-export interface SqlStoreOptions {
-  /**
-   * Store the traffic counters (rejections, scrapes) too. A Durable Object must:
-   * its memory is lost on eviction. A long-running process keeps them in memory,
-   * so that a flood of bad requests does not become a flood of disk writes.
-   */
-  storeTrafficCounters?: boolean
-  /**
-   * Group commit: heartbeats that arrive together are stored in one transaction
-   * (one fsync), each request answered once it has committed. Given the runtime's
-   * way to run something after the pending I/O callbacks (setImmediate).
-   */
-  groupCommit?: (flush: () => void) => void
-}
-
-interface Waiting {
-  batch: readonly Heartbeat[]
-  now: number
-  resolve: (records: ComponentRecord[]) => void
-  reject: (error: unknown) => void
-}
-
-const FLEET_COUNTERS: ReadonlySet<string> = new Set(['received', 'missed', 'expired'])
-const TRAFFIC_COUNTERS: ReadonlySet<string> = new Set(['rejected', 'scrapes'])
-
-export class SqlStore implements Store {
-  private readonly table: FleetTable
+export class SqlDriver implements Driver {
   private readonly db: SqlDatabase
-  private readonly storeTrafficCounters: boolean
-  private readonly groupCommit: SqlStoreOptions['groupCommit']
-  private waiting: Waiting[] = []
 
-  constructor(db: SqlDatabase, settings: TableSettings, options: SqlStoreOptions = {}) {
+  constructor(db: SqlDatabase) {
     this.db = db
-    this.table = new FleetTable(settings)
-    this.storeTrafficCounters = options.storeTrafficCounters ?? false
-    this.groupCommit = options.groupCommit
     db.exec(SCHEMA)
-    const counters: Partial<Counters> = { rejected: {}, scrapes: {} }
-    for (const row of db.all('SELECT name, value FROM counters')) {
-      // Fleet counters are stored as "received"; traffic counters as "rejected:<reason>".
-      const [name = '', label] = String(row.name).split(/:(.*)/s)
-      const value = Number(row.value)
-      if (FLEET_COUNTERS.has(name)) counters[name as keyof FleetCounters] = value
-      else if (TRAFFIC_COUNTERS.has(name) && label !== undefined) counters[name as TrafficCounter]![label] = value
+    migrateTables(db)
+  }
+
+  async list(kind: Kind, range: KeyRange = {}): Promise<Entry[]> {
+    const start = range.start ?? range.prefix
+    const end = range.end ?? (range.prefix === undefined ? undefined : `${range.prefix}${AFTER}`)
+    const where = ['kind = ?']
+    const params: SqlValue[] = [kind]
+    if (start !== undefined) {
+      where.push('key >= ?')
+      params.push(start)
     }
-    this.table.load(db.all('SELECT * FROM components').map(fromRow), counters)
+    if (end !== undefined) {
+      where.push('key < ?')
+      params.push(end)
+    }
+    let sql = `SELECT key, value FROM entries WHERE ${where.join(' AND ')} ORDER BY key${range.reverse ? ' DESC' : ''}`
+    if (range.limit !== undefined) {
+      sql += ' LIMIT ?'
+      params.push(range.limit)
+    }
+    return this.db.all(sql, params).map((row) => ({ key: String(row.key), value: JSON.parse(String(row.value)) }))
   }
 
-  async apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]> {
-    if (!this.groupCommit) return this.write(this.table.planBatch(batch, now)).results
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ batch, now, resolve, reject })
-      if (this.waiting.length === 1) this.groupCommit!(() => this.flush())
-    })
-  }
-
-  /**
-   * Plan every waiting batch in arrival order, each on top of those before it;
-   * a batch refused by a cap or the rate limit fails alone. Then one transaction
-   * for all: either every accepted batch is stored, or none is.
-   */
-  private flush(): void {
-    const waiting = this.waiting
-    this.waiting = []
-    let change: Change | undefined
-    const accepted: { request: Waiting; from: number; to: number }[] = []
-    for (const request of waiting) {
-      try {
-        const from = change?.results.length ?? 0
-        change = this.table.planBatch(request.batch, request.now, change)
-        accepted.push({ request, from, to: change.results.length })
-      } catch (error) {
-        request.reject(error)
+  async commit(writes: readonly Write[]): Promise<number> {
+    this.db.transaction(() => {
+      for (const { kind, key, value } of writes) {
+        if (value === undefined) this.db.run(DELETE, [kind, key])
+        else this.db.run(PUT, [kind, key, JSON.stringify(value)])
       }
-    }
-    if (!change) return
-    try {
-      this.write(change)
-    } catch (error) {
-      for (const { request } of accepted) request.reject(error)
-      return
-    }
-    for (const { request, from, to } of accepted) request.resolve(change.results.slice(from, to))
-  }
-
-  async remove(agent: string, now: number): Promise<number> {
-    return this.write(this.table.planRemove(agent, now)).results.length
-  }
-
-  async sweep(now: number): Promise<number> {
-    return this.write(this.table.planSweep(now)).counts.expired
-  }
-
-  async snapshot(now: number): Promise<Snapshot> {
-    return this.table.snapshot(now)
-  }
-
-  async agent(agent: string, now: number): Promise<ComponentRecord[]> {
-    return this.table.agentRecords(agent, now)
-  }
-
-  async summary(now: number): Promise<FleetSummary> {
-    return this.table.summary(now)
-  }
-
-  async count(counter: TrafficCounter, label: string): Promise<void> {
-    if (this.storeTrafficCounters) this.db.run(ADD_TO_COUNTER, [`${counter}:${label}`, 1])
-    this.table.count(counter, label)
+    })
+    return 0
   }
 
   async close(): Promise<void> {
     this.db.close()
   }
+}
 
-  /** Store the change in one transaction, then let memory follow. */
-  private write(change: Change): Change {
-    if (change.upserts.size === 0 && change.deletes.size === 0) return change
-    this.db.transaction(() => {
-      for (const key of change.deletes) {
-        const [agent, component] = key.split('\u0000')
-        this.db.run(DELETE, [agent!, component!])
+/**
+ * A database written by pulsegate 0.1 has a table per kind (components,
+ * counters): move their rows into `entries`, in one transaction, once.
+ */
+function migrateTables(db: SqlDatabase): void {
+  const tables = new Set(db.all("SELECT name FROM sqlite_master WHERE type = 'table'").map((row) => String(row.name)))
+  if (!tables.has('components')) return
+  db.transaction(() => {
+    for (const row of db.all('SELECT * FROM components')) {
+      const record = {
+        agent: String(row.agent),
+        component: String(row.component),
+        state: String(row.state),
+        recoveringSince: row.recovering_since === null ? null : Number(row.recovering_since),
+        lastSeen: Number(row.last_seen),
+        message: row.message ?? null,
+        version: row.version ?? null,
+        pid: row.pid === null ? null : Number(row.pid),
+        labels: JSON.parse(String(row.labels)),
+        intervalSeconds: row.interval_seconds === null ? null : Number(row.interval_seconds),
+        graceSeconds: row.grace_seconds === null ? null : Number(row.grace_seconds),
       }
-      for (const record of change.upserts.values()) this.db.run(UPSERT, toRow(record))
-      for (const [name, value] of Object.entries(change.counts)) {
-        if (value > 0) this.db.run(ADD_TO_COUNTER, [name, value])
-      }
-    })
-    this.table.commit(change)
-    return change
-  }
+      db.run(PUT, ['component', `${record.agent}\u0000${record.component}`, JSON.stringify(record)])
+    }
+    // 0.1 stored fleet counters as "received" and traffic counters as "rejected:<reason>": the keys stay.
+    if (tables.has('counters')) {
+      for (const row of db.all('SELECT name, value FROM counters')) db.run(PUT, ['counter', String(row.name), String(Number(row.value))])
+    }
+    db.run(PUT, ['meta', 'revision', '1'])
+    db.exec('DROP TABLE components')
+    if (tables.has('counters')) db.exec('DROP TABLE counters')
+  })
 }

@@ -1,8 +1,8 @@
 // Opening a SQLite file pulsegate owns, shared by the node:sqlite and bun:sqlite drivers.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { type SqlDatabase, SqlStore } from './sql.ts'
-import type { TableSettings } from './table.ts'
+import { Engine, type EngineSettings } from './engine.ts'
+import { type SqlDatabase, SqlDriver } from './sql.ts'
 import { StartError } from '../settings.ts'
 
 export const DATABASE_FILE = 'pulsegate.sqlite'
@@ -47,12 +47,15 @@ export function prepareFile(db: SqlDatabase, path: string, synchronous: Synchron
   db.exec(`PRAGMA application_id = ${APPLICATION_ID}`)
 }
 
-/** Open the data dir's database through a driver's `connect`, check it is pulsegate's, tune it, and serve it. */
+/**
+ * Open the data dir's database through a binding's `connect`, check it is
+ * pulsegate's, tune it, and serve it through the engine, with group commit.
+ */
 export function openSqliteFile(
   options: SqliteOptions,
-  settings: TableSettings,
+  settings: EngineSettings,
   connect: (path: string) => SqlDatabase,
-): SqlStore {
+): Promise<Engine> {
   let path = ':memory:'
   if (options.dataDir !== ':memory:') {
     mkdirSync(options.dataDir, { recursive: true })
@@ -60,5 +63,5 @@ export function openSqliteFile(
   }
   const db = connect(path)
   prepareFile(db, path, options.synchronous ?? 'FULL')
-  return new SqlStore(db, settings, { groupCommit: setImmediate })
+  return Engine.open(new SqlDriver(db), settings, { groupCommit: setImmediate })
 }

@@ -1,8 +1,8 @@
-// The Node store: a SQLite file through node:sqlite (Node ≥ 22.13).
+// The Node store: a SQLite file through node:sqlite (Node ≥ 22.18). Only the binding is here.
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { openSqliteFile, type SqliteOptions } from './sqlite-file.ts'
-import type { SqlDatabase, SqlStore, SqlValue } from './sql.ts'
-import type { TableSettings } from './table.ts'
+import type { Engine, EngineSettings } from './engine.ts'
+import type { SqlDatabase, SqlValue } from './sql.ts'
 
 export { DATABASE_FILE, type SqliteOptions } from './sqlite-file.ts'
 
@@ -31,6 +31,6 @@ function adapt(db: DatabaseSync): SqlDatabase {
   }
 }
 
-export function openSqliteStore(options: SqliteOptions, settings: TableSettings): SqlStore {
+export function openSqliteStore(options: SqliteOptions, settings: EngineSettings): Promise<Engine> {
   return openSqliteFile(options, settings, (path) => adapt(new DatabaseSync(path)))
 }

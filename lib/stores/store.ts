@@ -1,8 +1,12 @@
-// The Store port: every runtime's storage sits behind this one small interface,
-// and test/stores.suite.ts holds every driver to the same behaviour.
+// The Store port: what the app sees of storage. The store engine
+// (lib/stores/engine.ts) implements it over any driver; the Worker implements it
+// over RPC to the Durable Object that runs the engine. test/stores.suite.ts holds
+// every implementation to the same behaviour, through this port only.
 import type { FleetSummary } from '../agent-states.ts'
 import type { Heartbeat } from '../heartbeat.ts'
 import type { ComponentRecord } from '../readiness.ts'
+
+export { recordKey } from './fleet-state.ts'
 
 /** Counters that describe the fleet's data: stored with the records. */
 export interface FleetCounters {
@@ -26,8 +30,13 @@ export interface Snapshot {
   /** Every component not yet expired at the time asked for. Shared: never modify it. */
   records: readonly ComponentRecord[]
   counters: Counters
-  /** Changes whenever a record changes, so readers may cache what they derive. */
+  /**
+   * Changes whenever a record changes (never for a counter alone), and never
+   * goes back, restarts included: readers may key what they derive on it.
+   */
   revision: number
+  /** The records hold until this instant (ms) unless the revision moves: the next expiry. */
+  validUntil: number
 }
 
 export interface Store {
@@ -45,11 +54,7 @@ export interface Store {
   agent(agent: string, now: number): Promise<readonly ComponentRecord[]>
   /** Agents per state and the fleet's aggregate, at `now`; for /readyz. */
   summary(now: number): Promise<FleetSummary>
+  /** Count one rejected request or one scrape, by label. */
   count(counter: TrafficCounter, label: string): Promise<void>
   close(): Promise<void>
-}
-
-export function recordKey(agent: string, component: string): string {
-  // NUL cannot occur in an id, so the key is unambiguous.
-  return `${agent}\u0000${component}`
 }

@@ -18,13 +18,13 @@ afterAll(async () => {
 storeSuite('bun:sqlite', async (settings) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'pulsegate-store-'))
   dirs.push(dataDir)
-  const store = openBunSqliteStore({ dataDir }, settings)
+  const store = await openBunSqliteStore({ dataDir }, settings)
   opened.push(store)
   return {
     store,
     reopen: async () => {
       await store.close()
-      const again = openBunSqliteStore({ dataDir }, settings)
+      const again = await openBunSqliteStore({ dataDir }, settings)
       opened.push(again)
       return again
     },

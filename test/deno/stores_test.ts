@@ -1,17 +1,19 @@
 // The shared store suite against Deno KV, on Deno's test runner (deno task test),
-// plus what only this driver has to prove: isolates racing on one KV lose no update
-// and cannot both squeeze under a cap, and no change outgrows an atomic operation.
+// plus what only this driver has to prove, through the Store port: isolates racing
+// on one KV lose no update and cannot both squeeze under a cap, an isolate sees
+// what another wrote, and no change outgrows an atomic operation.
 import type { Heartbeat } from '../../lib/heartbeat.ts'
 import { NO_LIMITS } from '../../lib/limits.ts'
-import { DenoKvStore, KV_FILE, openDenoKvStore } from '../../lib/stores/deno-kv.ts'
-import type { TableSettings } from '../../lib/stores/table.ts'
+import { KV_FILE, openDenoKvEngine, openDenoKvStore } from '../../lib/stores/deno-kv.ts'
+import type { EngineSettings } from '../../lib/stores/engine.ts'
+import type { Store } from '../../lib/stores/store.ts'
 import { storeSuite, suiteSettings } from '../stores.suite.ts'
 import { expect } from './vitest-shim.ts'
 
-const opened: DenoKvStore[] = []
+const opened: Store[] = []
 const dirs: string[] = []
 
-async function openTemp(dataDir?: string, settings: TableSettings = suiteSettings) {
+async function openTemp(dataDir?: string, settings: EngineSettings = suiteSettings) {
   if (!dataDir) dirs.push((dataDir = await Deno.makeTempDir({ prefix: 'pulsegate-kv-' })))
   const store = await openDenoKvStore({ dataDir }, settings)
   opened.push(store)
@@ -32,12 +34,12 @@ storeSuite('deno kv', async (settings) => {
 
 const T0 = 1_800_000_000_000
 
-/** Two stores on one KV, as two isolates of a deployment: each has its own queue, so their changes race. */
-async function twoIsolates(settings: TableSettings = suiteSettings) {
+/** Two engines on one KV, as two isolates of a deployment: each has its own memory and queue, so their changes race. */
+async function twoIsolates(settings: EngineSettings = suiteSettings) {
   const dataDir = await Deno.makeTempDir({ prefix: 'pulsegate-kv-' })
   dirs.push(dataDir)
   const kv = await Deno.openKv(`${dataDir}/${KV_FILE}`)
-  const stores = [new DenoKvStore(kv, settings), new DenoKvStore(kv, settings)] as const
+  const stores = [await openDenoKvEngine(kv, settings), await openDenoKvEngine(kv, settings)] as const
   opened.push(stores[0])
   return stores
 }
@@ -82,6 +84,39 @@ Deno.test('deno kv: a capped batch of 100 records that all change version stays 
   await store.apply(batch('1.0'), T0)
   await store.apply(batch('2.0'), T0 + 1)
   expect(new Set((await store.snapshot(T0 + 1)).records.map((r) => r.version))).toEqual(new Set(['2.0']))
+})
+
+Deno.test('deno kv: an isolate sees what another wrote, removed and counted, before it answers', async () => {
+  const [one, two] = await twoIsolates()
+  await one.apply([{ agent: 'a', status: 'ok' }, { agent: 'b', status: 'degraded' }], T0)
+  expect((await two.summary(T0)).byState).toMatchObject({ ok: 1, degraded: 1 })
+  await two.apply([{ agent: 'b', status: 'ok' }], T0 + 1000)
+  expect((await one.agent('b', T0 + 1000))[0]!.state).toBe('recovering')
+  await one.remove('a', T0 + 2000)
+  await two.count('scrapes', '200')
+  const snapshot = await one.snapshot(T0 + 2000)
+  expect(snapshot.records.map((r) => r.agent)).toEqual(['b'])
+  expect(snapshot.counters).toMatchObject({ received: 3, scrapes: { '200': 1 } })
+  expect((await two.snapshot(T0 + 2000)).revision).toBe(snapshot.revision)
+})
+
+Deno.test('deno kv: serves a 0.1 layout after moving its keys', async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: 'pulsegate-kv-' })
+  dirs.push(dataDir)
+  // The keys pulsegate 0.1 wrote: one record, two counters and the revision.
+  const kv = await Deno.openKv(`${dataDir}/${KV_FILE}`)
+  const record = {
+    agent: 'web-1', component: 'main', state: 'ok', recoveringSince: null, lastSeen: T0, message: null,
+    version: '2.0', pid: null, labels: {}, intervalSeconds: null, graceSeconds: null,
+  }
+  await kv.atomic().set(['component', 'web-1', 'main'], record).sum(['counter', 'received'], 5n)
+    .sum(['counter', 'rejected', 'invalid_heartbeat'], 2n).sum(['revision'], 9n).commit()
+  kv.close()
+  const { store } = await openTemp(dataDir)
+  const snapshot = await store.snapshot(T0)
+  expect(snapshot.records).toEqual([record])
+  expect(snapshot.counters).toMatchObject({ received: 5, rejected: { invalid_heartbeat: 2 } })
+  expect(snapshot.revision).toBe(9)
 })
 
 Deno.test('deno kv: close the stores', async () => {

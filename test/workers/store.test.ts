@@ -1,44 +1,29 @@
 // The shared store suite against the production path on workerd: the Worker's
-// DurableObjectStore → RPC → the Fleet Durable Object → SqlStore on its SQLite.
+// DurableObjectStore → RPC → a Fleet Durable Object → the engine on its SQLite.
 import { env } from 'cloudflare:workers'
-import { abortAllDurableObjects, evictDurableObject, runInDurableObject } from 'cloudflare:test'
+import { abortAllDurableObjects, evictDurableObject } from 'cloudflare:test'
 import { expect, it } from 'vitest'
-import { loadSettings } from '../../lib/settings.ts'
-import { DurableObjectStore, objectDatabase } from '../../lib/stores/durable-object.ts'
-import { SqlStore } from '../../lib/stores/sql.ts'
 import { NO_LIMITS } from '../../lib/limits.ts'
+import { loadSettings } from '../../lib/settings.ts'
+import { DurableObjectStore, type Fleet } from '../../lib/stores/durable-object.ts'
 import { storeSuite } from '../stores.suite.ts'
+import type { SuiteFleet } from './entry.ts'
+
+const suiteFleets = (env as unknown as { SUITE_FLEET: DurableObjectNamespace<SuiteFleet> }).SUITE_FLEET
 
 storeSuite('durable object', async (readiness) => {
-  const settings = { ...loadSettings({}), ...readiness, probeSource: 'do' as const }
-  const name = crypto.randomUUID() // a fresh Fleet object per test
-  const store = new DurableObjectStore(env, settings, name)
-  // The object takes its settings from env (wrangler vars); give this one the suite's, caps included.
-  const suite = { ...settings, limits: readiness.limits ?? NO_LIMITS }
-  await runInDurableObject(env.FLEET.getByName(name), (instance, state) => {
-    Object.assign(instance, { store: new SqlStore(objectDatabase(state.storage), suite, { storeTrafficCounters: true }) })
-  })
+  const settings = { ...loadSettings({}), ...readiness, limits: readiness.limits ?? NO_LIMITS, probeSource: 'do' as const }
+  const name = crypto.randomUUID() // a fresh object per test
+  await suiteFleets.getByName(name).configure({ ...readiness, limits: settings.limits })
+  const open = () => new DurableObjectStore(env, settings, name, suiteFleets as unknown as DurableObjectNamespace<Fleet>)
   return {
-    store,
+    store: open(),
     storesTrafficCounters: true,
     reopen: async () => {
-      await evictDurableObject(env.FLEET.getByName(name))
-      return new DurableObjectStore(env, settings, name)
+      await evictDurableObject(suiteFleets.getByName(name))
+      return open()
     },
   }
-})
-
-it('keeps records in the object\'s own SQLite, applied in one transaction', async () => {
-  const name = crypto.randomUUID()
-  const store = new DurableObjectStore(env, { ...loadSettings({}), probeSource: 'do' }, name)
-  await store.apply([{ agent: 'a', status: 'ok' }, { agent: 'a', component: 'ssh', status: 'degraded' }], Date.now())
-  const rows = await runInDurableObject(env.FLEET.getByName(name), (_instance, state) =>
-    state.storage.sql.exec('SELECT agent, component, state FROM components ORDER BY component').toArray(),
-  )
-  expect(rows).toEqual([
-    { agent: 'a', component: 'main', state: 'ok' },
-    { agent: 'a', component: 'ssh', state: 'degraded' },
-  ])
 })
 
 it('loses no acknowledged heartbeat when the object is aborted mid-stream', async () => {

@@ -1,0 +1,322 @@
+// The store engine: the one implementation of the Store port, over any driver
+// (lib/stores/driver.ts). It keeps the fleet in memory (lib/stores/fleet-state.ts),
+// plans every change there with next(), the caps and the rate limit
+// (lib/stores/plan.ts), has the driver store the plan atomically, and only then
+// applies it to memory — so memory is never ahead of what is stored, and a
+// failed write leaves both unchanged. Reads never touch the driver.
+//
+// Changes run one group at a time, in arrival order. Heartbeat batches that
+// queue while a commit is under way (or within one turn of the event loop, with
+// `groupCommit`) share the next commit: one fsync for all of them, each request
+// answered once it is stored; a batch refused by a cap fails alone.
+//
+// A shared driver (Deno KV on Deno Deploy, where isolates write the same data)
+// is caught up with before every change and every read, and refuses a commit
+// that raced another writer: the group is then planned again on the new state.
+import type { FleetSummary } from '../agent-states.ts'
+import type { Heartbeat } from '../heartbeat.ts'
+import type { ComponentRecord } from '../readiness.ts'
+import type { Driver, Kind, Write } from './driver.ts'
+import { type CounterKey, FleetState } from './fleet-state.ts'
+import { type Change, Planner, type PlannerSettings, addCount, emptyChange, isEmpty } from './plan.ts'
+import type { Snapshot, Store, TrafficCounter } from './store.ts'
+
+export interface EngineOptions {
+  /**
+   * Group commit: called with the engine's flush when a change arrives while
+   * none is under way; the runtime's way to run it after the pending I/O
+   * callbacks (setImmediate) lets the requests of one turn share a commit.
+   * Without it the change starts at once, and only those that arrive while it
+   * is being stored wait for the next commit together.
+   */
+  groupCommit?: ((flush: () => void) => void) | undefined
+  /**
+   * Store the traffic counters (rejections, scrapes) too. Where memory does not
+   * outlive a request (a Durable Object, Deno Deploy) they must be; a
+   * long-running process keeps them in memory, so that a flood of bad requests
+   * does not become a flood of disk writes.
+   */
+  storeTrafficCounters?: boolean | undefined
+}
+
+export type EngineSettings = PlannerSettings
+
+/** Commits in a row that met a concurrent writer before a change gives up (the client sees an error, not a false 200). */
+const MAX_ATTEMPTS = 20
+
+interface Waiting<T> {
+  resolve: (value: T) => void
+  reject: (error: unknown) => void
+}
+type Job =
+  | ({ kind: 'batch'; batch: readonly Heartbeat[]; now: number } & Waiting<ComponentRecord[]>)
+  | ({ kind: 'count'; key: CounterKey } & Waiting<void>)
+  | ({ kind: 'alone'; plan: (state: FleetState) => Change } & Waiting<Change>)
+
+export class Engine implements Store {
+  private state: FleetState
+  private readonly driver: Driver
+  private readonly planner: Planner
+  private readonly settings: EngineSettings
+  private readonly groupCommit: EngineOptions['groupCommit']
+  private readonly storeTrafficCounters: boolean
+  private readonly queue: Job[] = []
+  /** The flush under way, if any. */
+  private flushing: Promise<void> | undefined
+  private scheduled = false
+  /** The driver's sequence memory is at (shared drivers only). */
+  private sequence = 0
+  /** Serialises catching up with the writes to memory, for shared drivers. */
+  private exclusive: Promise<unknown> = Promise.resolve()
+
+  /** Open an engine over what the driver holds. */
+  static async open(driver: Driver, settings: EngineSettings, options: EngineOptions = {}): Promise<Engine> {
+    const engine = new Engine(driver, settings, options)
+    if (driver.changesSince) engine.sequence = (await driver.changesSince(-1)).sequence
+    await engine.reload()
+    return engine
+  }
+
+  /** An engine over a driver known to be empty (a fresh memory driver): nothing to read. */
+  constructor(driver: Driver, settings: EngineSettings, options: EngineOptions = {}) {
+    this.driver = driver
+    this.settings = settings
+    this.planner = new Planner(settings)
+    this.state = new FleetState(settings)
+    this.groupCommit = options.groupCommit
+    this.storeTrafficCounters = options.storeTrafficCounters ?? false
+  }
+
+  apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]> {
+    return this.enqueue<ComponentRecord[]>((waiting) => ({ kind: 'batch', batch, now, ...waiting }))
+  }
+
+  async remove(agent: string, now: number): Promise<number> {
+    const parts = await this.inParts((state, max) => this.planner.remove(state, agent, now, max))
+    return parts.reduce((n, change) => n + change.results.length, 0)
+  }
+
+  async sweep(now: number): Promise<number> {
+    const parts = await this.inParts((state, max) => this.planner.sweep(state, now, max))
+    return parts.reduce((n, change) => n + (change.counts.get('expired') ?? 0), 0)
+  }
+
+  async count(counter: TrafficCounter, label: string): Promise<void> {
+    const key: CounterKey = `${counter}:${label}`
+    if (!this.storeTrafficCounters) {
+      this.state.setCounter(key, this.state.counter(key) + 1)
+      return
+    }
+    return this.enqueue<void>((waiting) => ({ kind: 'count', key, ...waiting }))
+  }
+
+  async snapshot(now: number): Promise<Snapshot> {
+    await this.catchUp()
+    return this.state.snapshot(now)
+  }
+
+  async agent(agent: string, now: number): Promise<ComponentRecord[]> {
+    await this.catchUp()
+    return this.state.agentRecords(agent, now)
+  }
+
+  async summary(now: number): Promise<FleetSummary> {
+    await this.catchUp()
+    return this.state.summary(now)
+  }
+
+  /** Finish what is queued, then close the driver. */
+  async close(): Promise<void> {
+    this.flush()
+    await this.flushing
+    await this.driver.close()
+  }
+
+  /**
+   * A change that may touch any number of records, stored as commits of at most
+   * the driver's limit, each planned on what is left, until one is short.
+   * Resolves with the stored parts.
+   */
+  private async inParts(plan: (state: FleetState, max: number) => Change): Promise<Change[]> {
+    const max = this.driver.maxHeartbeatsPerCommit ?? Infinity
+    const parts: Change[] = []
+    for (;;) {
+      const change = await this.enqueue<Change>((waiting) => ({ kind: 'alone', plan: (state) => plan(state, max), ...waiting }))
+      parts.push(change)
+      if (change.deletes.size < max) return parts
+    }
+  }
+
+  private enqueue<T>(job: (waiting: Waiting<T>) => Job): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push(job({ resolve, reject } as Waiting<T>))
+      if (this.flushing || this.scheduled) return
+      if (this.groupCommit) {
+        this.scheduled = true
+        this.groupCommit(() => {
+          this.scheduled = false
+          this.flush()
+        })
+      } else this.flush()
+    })
+  }
+
+  private flush(): void {
+    if (this.flushing || this.queue.length === 0) return
+    this.flushing = (async () => {
+      try {
+        while (this.queue.length > 0) await this.run(this.takeGroup())
+      } finally {
+        this.flushing = undefined
+      }
+    })()
+  }
+
+  /** The jobs at the head of the queue that share one commit: batches and counts, or one job alone. */
+  private takeGroup(): Job[] {
+    const first = this.queue.shift()!
+    if (first.kind === 'alone') return [first]
+    const group: Job[] = [first]
+    const max = this.driver.maxHeartbeatsPerCommit ?? Infinity
+    let heartbeats = first.kind === 'batch' ? first.batch.length : 0
+    for (let job = this.queue[0]; job && job.kind !== 'alone'; job = this.queue[0]) {
+      if (job.kind === 'batch' && heartbeats + job.batch.length > max) break
+      heartbeats += job.kind === 'batch' ? job.batch.length : 0
+      group.push(this.queue.shift()!)
+    }
+    return group
+  }
+
+  /**
+   * Plan a group on what is stored now, store it, then let memory follow; again
+   * after a race. Never throws: a failure is every waiting request's answer.
+   */
+  private async run(group: Job[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let planned
+      try {
+        planned = await this.inOrder(async () => {
+          await this.catchUpNow()
+          const { change, accepted } = this.plan(group)
+          if (isEmpty(change)) return { change, accepted, stored: true }
+          const sequence = await this.driver.commit(this.writesOf(change), this.sequence)
+          if (sequence === false) return { change, accepted, stored: false }
+          this.sequence = sequence
+          this.applyChange(change)
+          return { change, accepted, stored: true }
+        })
+      } catch (error) {
+        // A job already answered (refused by a cap) ignores a second answer.
+        for (const job of group) job.reject(error)
+        return
+      }
+      const { change, accepted, stored } = planned
+      if (stored) return this.answer(accepted, change)
+      if (attempt === MAX_ATTEMPTS) {
+        const error = new Error(`${MAX_ATTEMPTS} commits in a row met a concurrent change`)
+        for (const job of accepted) job.reject(error)
+        return
+      }
+      group = accepted // a batch refused by a cap stays refused
+      // Jittered, growing: writers that collided do not collide again in step.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)))
+    }
+  }
+
+  /** Each job planned on top of those before it; one refused by a cap or the rate limit fails alone. */
+  private plan(group: Job[]): { change: Change; accepted: Job[] } {
+    let change: Change | undefined
+    const accepted: Job[] = []
+    for (const job of group) {
+      try {
+        if (job.kind === 'alone') change = job.plan(this.state)
+        else if (job.kind === 'batch') change = this.planner.batch(this.state, job.batch, job.now, change)
+        else addCount((change ??= emptyChange(0)), job.key)
+        accepted.push(job)
+      } catch (error) {
+        job.reject(error)
+      }
+    }
+    return { change: change ?? emptyChange(0), accepted }
+  }
+
+  private answer(accepted: Job[], change: Change): void {
+    let offset = 0
+    for (const job of accepted) {
+      if (job.kind === 'batch') {
+        job.resolve(change.results.slice(offset, offset + job.batch.length))
+        offset += job.batch.length
+      } else if (job.kind === 'count') job.resolve()
+      else job.resolve(change)
+    }
+  }
+
+  /** What the driver stores for a change: every record touched, counters at their new values, the revision. */
+  private writesOf(change: Change): Write[] {
+    const writes: Write[] = []
+    for (const key of change.deletes) writes.push({ kind: 'component', key, value: undefined })
+    for (const [key, record] of change.upserts) writes.push({ kind: 'component', key, value: record })
+    for (const [key, n] of change.counts) writes.push({ kind: 'counter', key, value: this.state.counter(key) + n })
+    if (change.upserts.size > 0 || change.deletes.size > 0) writes.push({ kind: 'meta', key: 'revision', value: this.state.revision + 1 })
+    return writes
+  }
+
+  private applyChange(change: Change): void {
+    for (const key of change.deletes) this.state.put(key, undefined)
+    for (const [key, record] of change.upserts) this.state.put(key, record)
+    for (const [key, n] of change.counts) this.state.setCounter(key, this.state.counter(key) + n)
+    if (change.upserts.size > 0 || change.deletes.size > 0) this.state.revision++
+    this.planner.spend(change)
+  }
+
+  /** Put an entry read from the driver into memory. */
+  private applyEntry(state: FleetState, kind: Kind, key: string, value: unknown): void {
+    if (kind === 'component') state.put(key, value as ComponentRecord | undefined)
+    else if (kind === 'counter') state.setCounter(key, value as number | undefined)
+    else if (kind === 'meta' && key === 'revision') state.revision = Number(value ?? 0)
+  }
+
+  /** Read everything the driver holds into a fresh memory. */
+  private async reload(): Promise<void> {
+    const state = new FleetState(this.settings)
+    const kinds: Kind[] = ['component', 'counter', 'meta']
+    const lists = await Promise.all(kinds.map((kind) => this.driver.list(kind)))
+    kinds.forEach((kind, i) => {
+      for (const { key, value } of lists[i]!) this.applyEntry(state, kind, key, value)
+    })
+    // Traffic counters a process keeps in memory outlive a reload of what is stored.
+    if (!this.storeTrafficCounters) {
+      for (const [key, value] of this.state.counters) if (key.includes(':')) state.setCounter(key, value)
+    }
+    this.state = state
+  }
+
+  /** Shared drivers: bring memory up to what is stored (exclusively, against changes in flight). */
+  private async catchUp(): Promise<void> {
+    if (this.driver.changesSince) await this.inOrder(() => this.catchUpNow())
+  }
+
+  private async catchUpNow(): Promise<void> {
+    if (!this.driver.changesSince) return
+    const changes = await this.driver.changesSince(this.sequence)
+    if (changes.sequence === this.sequence) return
+    if (!changes.changed) await this.reload()
+    else {
+      const byKind = new Map<Kind, string[]>()
+      for (const { kind, key } of changes.changed) byKind.set(kind, [...(byKind.get(kind) ?? []), key])
+      for (const [kind, keys] of byKind) {
+        const values = await this.driver.get!(kind, keys)
+        keys.forEach((key, i) => this.applyEntry(this.state, kind, key, values[i]))
+      }
+    }
+    this.sequence = changes.sequence
+  }
+
+  /** Run `fn` once everything asked for before it has finished, for shared drivers; at once otherwise. */
+  private inOrder<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.driver.changesSince) return fn()
+    const run = this.exclusive.then(fn, fn)
+    this.exclusive = run.catch(() => {})
+    return run
+  }
+}

@@ -1,0 +1,149 @@
+// The fleet as the engine holds it in memory: every component record, the
+// indexes the caps and probes need (components per agent, agents per version,
+// every agent's live state), the counters, and the revision. Only the engine
+// changes it, and only with what a driver has already made durable: memory is
+// never ahead of what is stored.
+import { AgentStates, type FleetSummary } from '../agent-states.ts'
+import { type ComponentRecord, type ReadinessSettings, expiryOf, isExpired } from '../readiness.ts'
+import type { Counters, Snapshot } from './store.ts'
+
+export function recordKey(agent: string, component: string): string {
+  // NUL cannot occur in an id, so the key is unambiguous, and an agent's keys share the prefix `${agent}\0`.
+  return `${agent}\u0000${component}`
+}
+
+/** Counters are stored one way everywhere: `received`, or `rejected:<label>` for a labelled family. */
+export type CounterKey = 'received' | 'missed' | 'expired' | `rejected:${string}` | `scrapes:${string}`
+
+export function countersOf(values: ReadonlyMap<string, number>): Counters {
+  const counters: Counters = { received: 0, missed: 0, expired: 0, rejected: {}, scrapes: {} }
+  for (const [key, value] of values) {
+    const colon = key.indexOf(':')
+    if (colon < 0) {
+      if (key === 'received' || key === 'missed' || key === 'expired') counters[key] = value
+      continue
+    }
+    const family = key.slice(0, colon)
+    if (family === 'rejected' || family === 'scrapes') counters[family][key.slice(colon + 1)] = value
+  }
+  return counters
+}
+
+export class FleetState {
+  readonly records = new Map<string, ComponentRecord>()
+  readonly counters = new Map<string, number>()
+  /** Changes with every change of a record, and survives restarts: readers key their caches on it. */
+  revision = 0
+  private readonly settings: ReadinessSettings
+  /** Components per agent, and components per reported version: the caps count these. */
+  private readonly byAgent = new Map<string, Set<string>>()
+  private readonly versions = new Map<string, number>()
+  private readonly agentStates: AgentStates
+  private live: { records: readonly ComponentRecord[]; revision: number; nextExpiry: number } | undefined
+
+  constructor(settings: ReadinessSettings) {
+    this.settings = settings
+    this.agentStates = new AgentStates(settings, (agent) => this.componentsOf(agent))
+  }
+
+  get agentCount(): number {
+    return this.byAgent.size
+  }
+
+  get versionCount(): number {
+    return this.versions.size
+  }
+
+  hasAgent(agent: string): boolean {
+    return this.byAgent.has(agent)
+  }
+
+  hasVersion(version: string): boolean {
+    return this.versions.has(version)
+  }
+
+  componentCount(agent: string): number {
+    return this.byAgent.get(agent)?.size ?? 0
+  }
+
+  counter(key: string): number {
+    return this.counters.get(key) ?? 0
+  }
+
+  /** Set or delete one record, keeping the indexes and the live agent states in step. */
+  put(key: string, record: ComponentRecord | undefined): void {
+    const old = this.records.get(key)
+    if (old) {
+      this.agentStates.touch(old.agent)
+      const components = this.byAgent.get(old.agent)!
+      components.delete(old.component)
+      if (components.size === 0) this.byAgent.delete(old.agent)
+      if (old.version !== null) {
+        const n = this.versions.get(old.version)! - 1
+        if (n === 0) this.versions.delete(old.version)
+        else this.versions.set(old.version, n)
+      }
+      this.records.delete(key)
+    }
+    if (record) {
+      this.agentStates.touch(record.agent)
+      this.records.set(key, record)
+      let components = this.byAgent.get(record.agent)
+      if (!components) this.byAgent.set(record.agent, (components = new Set()))
+      components.add(record.component)
+      if (record.version !== null) this.versions.set(record.version, (this.versions.get(record.version) ?? 0) + 1)
+    }
+  }
+
+  setCounter(key: string, value: number | undefined): void {
+    if (value === undefined) this.counters.delete(key)
+    else this.counters.set(key, value)
+  }
+
+  *componentsOf(agent: string): Iterable<ComponentRecord> {
+    for (const component of this.byAgent.get(agent) ?? []) yield this.records.get(recordKey(agent, component))!
+  }
+
+  /** Agents with at least one component not yet expired at `now`: what MAX_AGENTS counts near the cap. */
+  liveAgents(now: number): number {
+    let live = 0
+    for (const agent of this.byAgent.keys()) {
+      for (const record of this.componentsOf(agent)) {
+        if (!isExpired(record, now, this.settings)) {
+          live++
+          break
+        }
+      }
+    }
+    return live
+  }
+
+  /**
+   * The records array is built again only after a change or once a record has
+   * expired, so a read between changes costs nothing however large the fleet.
+   */
+  snapshot(now: number): Snapshot {
+    let live = this.live
+    if (!live || live.revision !== this.revision || now > live.nextExpiry) {
+      const records: ComponentRecord[] = []
+      let nextExpiry = Infinity
+      for (const record of this.records.values()) {
+        if (isExpired(record, now, this.settings)) continue
+        records.push(record)
+        nextExpiry = Math.min(nextExpiry, expiryOf(record, this.settings))
+      }
+      this.live = live = { records, revision: this.revision, nextExpiry }
+    }
+    return { records: live.records, counters: countersOf(this.counters), revision: this.revision, validUntil: live.nextExpiry }
+  }
+
+  /** One agent's components not yet expired at `now` (none: an unknown agent). */
+  agentRecords(agent: string, now: number): ComponentRecord[] {
+    return [...this.componentsOf(agent)].filter((record) => !isExpired(record, now, this.settings))
+  }
+
+  /** The fleet's readiness at `now`, kept up to date as records change: no pass over the fleet. */
+  summary(now: number): FleetSummary {
+    return this.agentStates.summary(now)
+  }
+}

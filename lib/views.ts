@@ -1,0 +1,34 @@
+// The fleet as readers see it, derived once per revision of the store. The view
+// of a snapshot holds until its records change (a new revision), a deadline
+// passes (the view's validUntil) or a record expires (the snapshot's): probes,
+// listings and scrapes in between reuse it — on every backend, since the
+// revision comes from the store, not from the identity of the records array.
+import { type AgentView, type FleetView, viewAgentAt, viewFleet } from './fleet.ts'
+import type { ReadinessSettings } from './readiness.ts'
+import type { Snapshot, Store } from './stores/store.ts'
+
+export class FleetViews {
+  private readonly store: Store
+  private readonly settings: ReadinessSettings
+  private held: { revision: number; validUntil: number; view: FleetView } | undefined
+
+  constructor(store: Store, settings: ReadinessSettings) {
+    this.store = store
+    this.settings = settings
+  }
+
+  /** The whole fleet at `now`, and the snapshot it came from (for its counters). */
+  async fleet(now: number): Promise<{ view: FleetView; snapshot: Snapshot }> {
+    const snapshot = await this.store.snapshot(now)
+    const held = this.held
+    if (held && held.revision === snapshot.revision && now <= held.validUntil) return { view: held.view, snapshot }
+    const view = viewFleet(snapshot.records, now, this.settings)
+    this.held = { revision: snapshot.revision, validUntil: Math.min(view.validUntil, snapshot.validUntil), view }
+    return { view, snapshot }
+  }
+
+  /** One agent from its own records, never the whole fleet; undefined for an agent the store does not know. */
+  async agent(agent: string, now: number): Promise<AgentView | undefined> {
+    return viewAgentAt(await this.store.agent(agent, now), now, this.settings)
+  }
+}
