@@ -31,11 +31,29 @@ const DELETE = 'DELETE FROM entries WHERE kind = ? AND key = ?'
 /** Above every character an id may hold: `${prefix}${AFTER}` ends the range of a prefix. */
 const AFTER = '\uffff'
 
+/** Write entries in one transaction: all of them are stored, or none. */
+export function writeEntries(db: SqlDatabase, writes: readonly Write[]): void {
+  db.transaction(() => {
+    for (const { kind, key, value } of writes) {
+      if (value === undefined) db.run(DELETE, [kind, key])
+      else db.run(PUT, [kind, key, JSON.stringify(value)])
+    }
+  })
+}
+
+/** Who stores the writes, when not this connection: a writer that waits for the disk off the event loop. */
+export interface SqlWriter {
+  write(writes: readonly Write[]): Promise<void>
+  close(): Promise<void>
+}
+
 export class SqlDriver implements Driver {
   private readonly db: SqlDatabase
+  private readonly writer: SqlWriter | undefined
 
-  constructor(db: SqlDatabase) {
+  constructor(db: SqlDatabase, writer?: SqlWriter) {
     this.db = db
+    this.writer = writer
     db.exec(SCHEMA)
     migrateTables(db)
   }
@@ -62,16 +80,13 @@ export class SqlDriver implements Driver {
   }
 
   async commit(writes: readonly Write[]): Promise<number> {
-    this.db.transaction(() => {
-      for (const { kind, key, value } of writes) {
-        if (value === undefined) this.db.run(DELETE, [kind, key])
-        else this.db.run(PUT, [kind, key, JSON.stringify(value)])
-      }
-    })
+    if (this.writer) await this.writer.write(writes)
+    else writeEntries(this.db, writes)
     return 0
   }
 
   async close(): Promise<void> {
+    await this.writer?.close()
     this.db.close()
   }
 }

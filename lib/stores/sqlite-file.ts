@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Engine, type EngineSettings } from './engine.ts'
-import { type SqlDatabase, SqlDriver } from './sql.ts'
+import { type SqlDatabase, SqlDriver, type SqlWriter } from './sql.ts'
 import { StartError } from '../settings.ts'
 
 export const DATABASE_FILE = 'pulsegate.sqlite'
@@ -50,18 +50,24 @@ export function prepareFile(db: SqlDatabase, path: string, synchronous: Synchron
 /**
  * Open the data dir's database through a binding's `connect`, check it is
  * pulsegate's, tune it, and serve it through the engine, with group commit.
+ * With `writer`, commits go to a connection of its own (another thread) once
+ * the file is checked, tuned and read.
  */
 export function openSqliteFile(
   options: SqliteOptions,
   settings: EngineSettings,
   connect: (path: string) => SqlDatabase,
+  writer?: (path: string, synchronous: Synchronous) => SqlWriter,
 ): Promise<Engine> {
   let path = ':memory:'
   if (options.dataDir !== ':memory:') {
     mkdirSync(options.dataDir, { recursive: true })
     path = join(options.dataDir, DATABASE_FILE)
   }
+  const synchronous = options.synchronous ?? 'FULL'
   const db = connect(path)
-  prepareFile(db, path, options.synchronous ?? 'FULL')
-  return Engine.open(new SqlDriver(db), settings, { groupCommit: setImmediate })
+  prepareFile(db, path, synchronous)
+  // A :memory: database is its connection: only that one can write it.
+  const driver = new SqlDriver(db, writer && path !== ':memory:' ? writer(path, synchronous) : undefined)
+  return Engine.open(driver, settings, { groupCommit: setImmediate })
 }
