@@ -19,16 +19,27 @@ export default defineConfig({
         },
       },
       {
-        // The shared store suite against Fleet Durable Objects (test/workers/entry.ts adds one the suite configures).
+        // The shared store suite and the Worker's store against Fleet Durable Objects; test/workers/entry.ts
+        // adds one the suite configures and one that counts its SQLite rows.
         plugins: [
           cloudflareTest({
             wrangler,
             main: './test/workers/entry.ts',
-            miniflare: { durableObjects: { FLEET: { className: 'Fleet', useSQLite: true }, SUITE_FLEET: { className: 'SuiteFleet', useSQLite: true } } },
+            miniflare: {
+              durableObjects: {
+                FLEET: { className: 'Fleet', useSQLite: true },
+                SUITE_FLEET: { className: 'SuiteFleet', useSQLite: true },
+                METERED_FLEET: { className: 'MeteredFleet', useSQLite: true },
+              },
+            },
           }),
         ],
         // workerd's first request loads the Worker: slow on two shared cores.
-        test: { name: 'workers-store', include: ['test/workers/store.test.ts', 'test/workers/mirror.test.ts'], testTimeout: 30_000 },
+        test: {
+          name: 'workers-store',
+          include: ['test/workers/store.test.ts', 'test/workers/copies.test.ts', 'test/workers/cost.test.ts'],
+          testTimeout: 30_000,
+        },
       },
       {
         // The shared HTTP story through the Worker: no recovery wait, strongly consistent reads.

@@ -1,5 +1,6 @@
 // The report: BENCHMARKS.md (tables with absolute numbers and ratios, targets,
 // how to read it) and bench/chart.svg, drawn here with no dependency.
+import type { CpuRow } from './cpu.ts'
 import type { ScrapeSeries, WrkResult } from './load.ts'
 import { type Kind, KINDS, LABEL, WORKERS_LABEL, isWorkers } from './systems.ts'
 
@@ -39,6 +40,7 @@ export interface Results {
   method: { fleets: number[]; probeFleet: number; seconds: number; runs: number; connections: number; threads: number; scrapeGets: number }
   ingest: WrkRow[]
   probes: WrkRow[]
+  cpu: CpuRow[]
   scrapes: ScrapeRow[]
   memory: MemoryRow[]
   workers: {
@@ -204,7 +206,7 @@ function memoryTable(r: Results): string {
   )
 }
 
-/** Each Workers system's figure, `PROBE_SOURCE=do: … · kv: …`. */
+/** Each Workers system's figure, `PROBE_SOURCE=do: … · cache: …`. */
 function perSource(figures: Partial<Record<Kind, number>>, show: (v: number) => string): string {
   const shown = KINDS.filter((k) => figures[k] !== undefined).map((k) => `${LABEL[k].replace(/.*(PROBE_SOURCE=\w+).*/, '$1')}: ${show(figures[k]!)}`)
   return shown.length ? shown.join(' · ') : '—'
@@ -219,15 +221,15 @@ function workersSection(r: Results): string {
     ? `${bytes(w.bundle.rawBytes)} raw, ${bytes(w.bundle.gzipBytes)} gzip: ${((w.bundle.rawBytes / w.bundle.limitBytes) * 100).toFixed(0)}% of the ${+(w.bundle.limitBytes / 1024 / 1024).toFixed(2)} MiB (raw) that test/bundle.test.ts allows`
     : 'not built: see the notes'
   return `Measured at ${fleetName(w.fleet)} agents only. \`wrangler dev\` runs the Worker in workerd on this machine, behind wrangler's local proxy
-(a second workerd), with one Durable Object on local SQLite and a simulated KV, all on the same 2 cores as wrk. It shows what
+(a second workerd), with one Durable Object on local SQLite and a simulated Cache API, all on the same 2 cores as wrk. It shows what
 pulsegate's Worker code path and one object cost here, not what Cloudflare's edge does: there Worker isolates run on many machines,
 the network adds its latency, and the Durable Object (single-threaded there too) is the bound on writes. Populating larger fleets
 through the simulator would tell little more, so the 10k and 100k fleets are Node's.
 
 The rows *${WORKERS_LABEL}* in tables 1–3 hold its figures, with their ratio to pulsegate on Node at the same fleet size (Node's
 \`/readyz\` at ${fleetName(w.fleet)} is loaded beside them for that). Every write goes to the Durable Object, so ingest is loaded once,
-with \`PROBE_SOURCE=do\`; \`/readyz\` and \`/metrics\` are read from the object (\`do\`) and from its KV mirror (\`kv\`, written at
-most once a second, so the load starts once the mirror holds the whole fleet). Same limits as Node (\`MAX_AGENTS\`,
+with \`PROBE_SOURCE=do\`; \`/readyz\` is read from the object (\`do\`) and from copies of its answer cached for at most
+\`COPY_MAX_AGE_SECONDS\` (\`cache\`); \`/metrics\` always comes from the object. Same limits as Node (\`MAX_AGENTS\`,
 \`RATE_LIMIT_PER_SECOND\`, \`EXPIRE_SECONDS=0\`), passed as \`--var\`. No memory row: the RSS of \`wrangler dev\` is the simulator's
 (wrangler's Node and two workerd processes), not the edge's.
 
@@ -323,11 +325,38 @@ ${memoryTable(r)}
 ### 5. pulsegate on Cloudflare Workers (\`wrangler dev\`)
 
 ${workersSection(r)}
+### 6. CPU time per request
+
+${cpuSection(r)}
 ### Targets
 
 ${targetTable(r)}
 
 ${MISSED_TARGETS}
+`
+}
+
+function cpuSection(r: Results): string {
+  if (r.cpu.length === 0) return `Not measured in ${r.mode} mode.\n`
+  const systems: Kind[] = ['pulsegate', 'workers-do', 'workers-cache']
+  const fleets = [...new Set(r.cpu.map((row) => row.fleet))]
+  const routes = [...new Set(r.cpu.map((row) => row.route))]
+  const cell = (fleet: number, kind: Kind, route: string) => {
+    const row = r.cpu.find((c) => c.fleet === fleet && c.kind === kind && c.route === route)
+    if (!row) return '—'
+    if (kind === 'pulsegate' || route === '/livez') return ms(row.ms)
+    // Against the free plan's 10 ms of CPU a request, what the Worker's own work costs.
+    return `${ms(row.aboveLivezMs)}${row.aboveLivezMs > 10 ? ' ⚠' : ''}`
+  }
+  const rows = fleets.flatMap((fleet) => routes.map((route) => [fleetName(fleet), `\`${route}\``, ...systems.map((k) => cell(fleet, k, route))]))
+  return `CPU (user + system) the server's processes used over a run of sequential requests, divided by the requests (Node: its one
+process; \`wrangler dev\`: both workerd processes, the Worker's and wrangler's local proxy). Inside workerd no clock moves while
+JavaScript runs, so the time is read from /proc. The Workers columns are *above \`/livez\`* (which does nothing) measured in the same run:
+what the route costs the Worker beyond the HTTP path, to compare with the Workers Free plan's 10 ms of CPU per request (⚠ above it).
+The Durable Object runs in the same workerd process here, so its work is included. Clock ticks are 10 ms: each figure is a run's total
+divided by its requests (300 for one-agent routes, 20–60 for fleet reads).
+
+${table(['fleet', 'route', 'Node', 'Workers, PROBE_SOURCE=do', 'Workers, PROBE_SOURCE=cache'], rows)}
 `
 }
 
@@ -424,7 +453,7 @@ const COLORS: Record<Kind, { color: string; dash?: string }> = {
   'pushgateway-nocheck': { color: '#7048e8', dash: '6 4' },
   raw: { color: '#868e96', dash: '2 3' },
   'workers-do': { color: '#2f9e44' },
-  'workers-kv': { color: '#0c8599' },
+  'workers-cache': { color: '#0c8599' },
 }
 
 const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')

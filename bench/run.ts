@@ -7,13 +7,14 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { basename, dirname, extname, join, relative, resolve } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { parseArgs } from 'node:util'
+import { cpuPerRoute } from './cpu.ts'
 import { type LuaRequest, agentId, closeConnections, cyclingScript, runWrk, scrapeSeries } from './load.ts'
 import {
   type MemoryRow, type Results, type ScrapeRow, type WrkRow, WORKER_BUNDLE_LIMIT, benchmarksMarkdown, chartSvg, fleetName, resultsMarkdown,
 } from './report.ts'
 import {
   type Kind, KINDS, LABEL, ROOT, type Running, WORKERS_FLEET, ingestRequest, ingests, isWorkers, measuresMemory, populate, rssKiB, scrapes, sqliteBytes, start,
-  whenReadable, workerBundle, wranglerVersion,
+  workerBundle, wranglerVersion,
 } from './systems.ts'
 
 interface Mode {
@@ -28,13 +29,14 @@ interface Mode {
 
 // The deployed shape is measured where its targets are: 1k and 10k agents.
 const EVERY = { pulsegate: Infinity, 'pulsegate-deployed': 10_000, raw: Infinity }
-const WORKERS = { 'workers-do': WORKERS_FLEET, 'workers-kv': WORKERS_FLEET }
+// Workers are loaded at WORKERS_FLEET; at 10k they are started only for the CPU per request (section 6).
+const WORKERS = { 'workers-do': 10_000, 'workers-cache': 10_000 }
 const MODES: Record<Results['mode'], Mode> = {
   full: { fleets: [1000, 10_000, 100_000], probeFleet: 10_000, seconds: 10, runs: 2, maxFleet: { ...EVERY, ...WORKERS, pushgateway: 10_000, 'pushgateway-nocheck': 10_000 } },
   // Populating 10k groups through the Pushgateway's consistency check alone takes minutes.
   quick: { fleets: [1000, 10_000], probeFleet: 10_000, seconds: 3, runs: 1, maxFleet: { ...EVERY, ...WORKERS, pushgateway: 1000, 'pushgateway-nocheck': 10_000 } },
   // The smoke test stays short: no wrangler dev in it.
-  smoke: { fleets: [200], probeFleet: 200, seconds: 1, runs: 1, maxFleet: { ...EVERY, 'workers-do': 0, 'workers-kv': 0, pushgateway: 200, 'pushgateway-nocheck': 200 } },
+  smoke: { fleets: [200], probeFleet: 200, seconds: 1, runs: 1, maxFleet: { ...EVERY, 'workers-do': 0, 'workers-cache': 0, pushgateway: 200, 'pushgateway-nocheck': 200 } },
 }
 /** Why a system is left out of a fleet size. */
 const SKIPPED_BECAUSE: Partial<Record<Kind, string>> = {
@@ -119,6 +121,7 @@ const results: Results = {
   method: { fleets: mode.fleets, probeFleet: mode.probeFleet, seconds: mode.seconds, runs: mode.runs, connections: CONNECTIONS, threads: THREADS, scrapeGets: SCRAPE_GETS },
   ingest: [],
   probes: [],
+  cpu: [],
   scrapes: [],
   memory: [],
   workers: { fleet: measuresWorkers ? WORKERS_FLEET : undefined, startupMs: {}, populateSeconds: {} },
@@ -233,20 +236,28 @@ async function benchFleet(fleet: number): Promise<void> {
         log(`${fleetName(fleet)} ${LABEL[s.kind]}: populated in ${seconds.toFixed(1)} s`)
       }),
     )
-    await Promise.all(systems.map((s) => whenReadable(s, fleet)))
     await sleep(500)
     const memory = measured.map((s, i): MemoryRow => ({
       fleet, kind: s.kind, idleKiB: idle[i]!, populatedKiB: rssKiB(s.pid), loadedKiB: 0, populateSeconds: populateSeconds.get(s)!,
       ...(s.dataDir ? { sqliteBytes: sqliteBytes(s.dataDir) } : {}),
     }))
 
-    await scrapeAll(fleet, systems)
+    // Workers are loaded at their own fleet size; at others they are only measured for CPU.
+    const loaded = systems.filter((s) => !isWorkers(s.kind) || fleet <= WORKERS_FLEET)
+    const cpuMeasured = systems.filter((s) => s.kind === 'pulsegate' || isWorkers(s.kind))
+    for (const s of cpuMeasured) {
+      const rows = await cpuPerRoute(s, fleet)
+      results.cpu.push(...rows)
+      log(`${fleetName(fleet)} ${LABEL[s.kind]} CPU per request: ${rows.map((r) => `${r.route} ${r.ms.toFixed(2)} ms`).join(', ')}`)
+    }
 
-    const probes = probeJobs(fleet, systems)
+    await scrapeAll(fleet, loaded)
+
+    const probes = probeJobs(fleet, loaded)
     await runJobs(probes)
     results.probes.push(...probes.map((j) => j.row))
 
-    const ingest = systems.filter((s) => ingests(s.kind)).map((s): WrkJob => ({
+    const ingest = loaded.filter((s) => ingests(s.kind)).map((s): WrkJob => ({
       row: { fleet, kind: s.kind, target: 'ingest', runs: [] },
       url: `${s.url}/`,
       script: cycling(fleet, `ingest-${s.kind}`, ingestRequest(s.kind)),

@@ -11,8 +11,8 @@ import { type LuaRequest, agentId, inParallel, send, sendOk } from './load.ts'
 
 export const ROOT = new URL('..', import.meta.url).pathname
 
-export type Kind = 'pulsegate' | 'pulsegate-deployed' | 'pushgateway' | 'pushgateway-nocheck' | 'raw' | 'workers-do' | 'workers-kv'
-export const KINDS: readonly Kind[] = ['pulsegate', 'pulsegate-deployed', 'pushgateway', 'pushgateway-nocheck', 'raw', 'workers-do', 'workers-kv']
+export type Kind = 'pulsegate' | 'pulsegate-deployed' | 'pushgateway' | 'pushgateway-nocheck' | 'raw' | 'workers-do' | 'workers-cache'
+export const KINDS: readonly Kind[] = ['pulsegate', 'pulsegate-deployed', 'pushgateway', 'pushgateway-nocheck', 'raw', 'workers-do', 'workers-cache']
 
 /** The start of every Workers label, and of the row that stands for Workers when it was not measured. */
 export const WORKERS_LABEL = 'pulsegate on Workers'
@@ -24,7 +24,7 @@ export const LABEL: Record<Kind, string> = {
   'pushgateway-nocheck': 'Pushgateway, no consistency check',
   raw: 'raw limit (node:http + Map)',
   'workers-do': `${WORKERS_LABEL} (wrangler dev, PROBE_SOURCE=do)`,
-  'workers-kv': `${WORKERS_LABEL} (wrangler dev, PROBE_SOURCE=kv)`,
+  'workers-cache': `${WORKERS_LABEL} (wrangler dev, PROBE_SOURCE=cache)`,
 }
 
 /**
@@ -33,8 +33,8 @@ export const LABEL: Record<Kind, string> = {
  */
 export const WORKERS_FLEET = 1000
 
-/** pulsegate under `wrangler dev` (workerd, a local Durable Object and KV), probes read from the object or from KV. */
-export const isWorkers = (kind: Kind) => kind === 'workers-do' || kind === 'workers-kv'
+/** pulsegate under `wrangler dev` (workerd, a local Durable Object and Cache API), probes read from the object or from cached copies. */
+export const isWorkers = (kind: Kind) => kind === 'workers-do' || kind === 'workers-cache'
 
 export interface Running {
   kind: Kind
@@ -182,7 +182,7 @@ const DEPLOYED_BODY = {
  * WRANGLER_LOG=warn, unless set already: at info level wrangler logs every request,
  * which costs its proxy more than some of the requests themselves.
  */
-async function startWorkers(kind: Kind, probeSource: 'do' | 'kv'): Promise<Running> {
+async function startWorkers(kind: Kind, probeSource: 'do' | 'cache'): Promise<Running> {
   const before = process.env.WRANGLER_LOG
   process.env.WRANGLER_LOG ??= 'warn'
   let wrangler: Awaited<ReturnType<typeof startWranglerDev>>
@@ -225,8 +225,8 @@ export function start(kind: Kind): Promise<Running> {
       return startNode(kind, 'bench/raw-limit.ts', {})
     case 'workers-do':
       return startWorkers(kind, 'do')
-    case 'workers-kv':
-      return startWorkers(kind, 'kv')
+    case 'workers-cache':
+      return startWorkers(kind, 'cache')
   }
 }
 
@@ -314,22 +314,6 @@ export async function populate(system: Running, fleet: number): Promise<void> {
   })
 }
 
-/**
- * Wait until the fleet just populated reads back complete. Only PROBE_SOURCE=kv
- * lags: the object mirrors to KV at most once a second, so the last agent shows
- * up in the mirror within about a second of its heartbeat.
- */
-export async function whenReadable(system: Running, fleet: number): Promise<void> {
-  if (system.kind !== 'workers-kv') return
-  await new Promise((r) => setTimeout(r, 1500))
-  const deadline = Date.now() + 15_000
-  const last = `${system.url}/readyz/${agentId(fleet)}`
-  while ((await send(last)).status !== 200) {
-    if (Date.now() > deadline) throw new Error(`${last}: not in the KV mirror 15 s after populating`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
-
 /** Which systems answer a Prometheus scrape at /metrics. */
 export const scrapes = (kind: Kind) => kind !== 'raw' && kind !== 'pulsegate-deployed'
 
@@ -337,7 +321,7 @@ export const scrapes = (kind: Kind) => kind !== 'raw' && kind !== 'pulsegate-dep
  * Which systems get the ingest load. On Workers every write goes to the Durable
  * Object whatever PROBE_SOURCE says, so ingest is loaded once, with PROBE_SOURCE=do.
  */
-export const ingests = (kind: Kind) => kind !== 'workers-kv'
+export const ingests = (kind: Kind) => kind !== 'workers-cache'
 
 /**
  * Whose RSS means something here. `wrangler dev` is wrangler's Node, a proxy workerd

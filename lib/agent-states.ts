@@ -25,6 +25,8 @@ export interface FleetSummary {
   byState: Record<State, number>
   /** When known: the summary holds until this instant (ms) unless a record changes. */
   validUntil?: number
+  /** When the copy this summary comes from was made (ms); absent when it comes from the source of truth. */
+  copiedAt?: number
 }
 
 export function summaryOf(states: Iterable<State>): FleetSummary {
@@ -43,7 +45,10 @@ export function mergeSummaries(parts: readonly FleetSummary[]): FleetSummary {
   const byState = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<State, number>
   let agents = 0
   let validUntil: number | undefined
+  let copiedAt: number | undefined
   for (const part of parts) {
+    // The whole is as old as its oldest part.
+    if (part.copiedAt !== undefined) copiedAt = Math.min(copiedAt ?? Infinity, part.copiedAt)
     agents += part.agents
     for (const state of STATES) byState[state] += part.byState[state]
     // The whole holds as long as every part does; a part that does not say, not past now.
@@ -51,6 +56,7 @@ export function mergeSummaries(parts: readonly FleetSummary[]): FleetSummary {
   }
   const merged: FleetSummary = { state: stateOf(byState, agents), agents, byState }
   if (validUntil !== undefined && validUntil !== -Infinity) merged.validUntil = validUntil
+  if (copiedAt !== undefined) merged.copiedAt = copiedAt
   return merged
 }
 

@@ -38,9 +38,8 @@ export interface AppOptions {
 
 export function createApp(options: AppOptions): Hono<AppEnv> {
   const { store, settings, runtime, runtimeRegistry } = options
-  const count = (counter: TrafficCounter, label: string) => {
+  const count = (counter: TrafficCounter, label: string) =>
     store.count(counter, label).catch((error: unknown) => console.error(`pulsegate: counting a ${counter} failed:`, error))
-  }
   const deps: RouteDeps = { store, settings, clock: options.clock ?? Date.now, views: new FleetViews(store, settings), count }
   const app = new Hono<AppEnv>()
 

@@ -31,6 +31,8 @@ export interface AgentView {
   pid: number | null
   version: string | null
   lastSeen: number
+  /** When the copy this view was made from was made (ms); absent when it comes from the source of truth. */
+  copiedAt?: number
 }
 
 export interface FleetView {

@@ -58,6 +58,12 @@ export interface ComponentRecord {
   labels: Record<string, string>
   intervalSeconds: number | null
   graceSeconds: number | null
+  /**
+   * Heartbeats this component has sent since it registered. The record keeps its
+   * own share of `heartbeat_connections_received_total`, so a heartbeat writes
+   * one row, not that row and a shared counter's.
+   */
+  beats: number
 }
 
 export const DEFAULT_COMPONENT = 'main'
@@ -166,6 +172,7 @@ export function next(
       labels: event.labels ?? previous?.labels ?? {},
       intervalSeconds: event.interval_seconds ?? previous?.intervalSeconds ?? null,
       graceSeconds: event.grace_seconds ?? previous?.graceSeconds ?? null,
+      beats: (previous?.beats ?? 0) + 1,
     },
     missed,
     expired,

@@ -16,25 +16,53 @@ const tokens = z
     message: 'a token may hold only letters, digits and . _ ~ + / - (then = padding)',
   })
 
-const settingsSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65_535).default(8787),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  DATA_DIR: z.string().min(1).default('./data'),
+/** What every runtime reads. */
+const commonSettings = {
   HEARTBEAT_TOKEN: tokens,
   METRICS_TOKEN: tokens,
   RECOVERY_SECONDS: seconds(10),
   DEFAULT_INTERVAL_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
   EXPIRE_SECONDS: seconds(3600),
-  SWEEP_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
-  PROBE_SOURCE: z.enum(['kv', 'do']).default('kv'),
-  SHARDS: z.coerce.number().int().min(1).max(64).default(1),
   MAX_AGENTS: cap(10_000),
   MAX_COMPONENTS_PER_AGENT: cap(32),
   MAX_VERSIONS: cap(100),
   RATE_LIMIT_PER_SECOND: z.coerce.number().finite().min(0).default(10),
+}
+
+/** What only a runtime that runs its own server reads (Node, Bun, Deno). */
+const serverSettings = {
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8787),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  SWEEP_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
   ALLOW_UNAUTHENTICATED: z.enum(['true', 'false']).default('false'),
   SQLITE_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
-})
+}
+
+/** What only Cloudflare Workers read. */
+const workersSettings = {
+  PROBE_SOURCE: z.enum(['do', 'cache']).default('do'),
+  COPY_MAX_AGE_SECONDS: z.coerce.number().finite().positive().max(3600).default(5),
+  SHARDS: z.coerce.number().int().min(1).max(64).default(1),
+}
+
+/** Where settings are read: a runtime validates what it uses, and leaves the rest at its default. */
+export type Runtime = 'server' | 'workers'
+
+const schemas = {
+  server: z.object({ ...commonSettings, ...serverSettings }),
+  workers: z.object({ ...commonSettings, ...workersSettings }),
+}
+
+/** The names a runtime reads, for tools that check a configuration (npm run check). */
+export function settingNames(runtime: Runtime): string[] {
+  return Object.keys(schemas[runtime].shape)
+}
+
+const defaults = {
+  server: z.object(workersSettings).parse({}),
+  workers: z.object(serverSettings).parse({}),
+}
 
 export interface Settings extends ReadinessSettings {
   port: number
@@ -44,8 +72,10 @@ export interface Settings extends ReadinessSettings {
   metricsTokens: string[]
   /** How often a long-running server drops expired components (state is right without it). */
   sweepSeconds: number
-  /** Workers only: probes read the KV mirror (cheap, global, eventually consistent) or the Durable Object. */
-  probeSource: 'kv' | 'do'
+  /** Workers only: probes ask the Durable Object, or a copy of its answer cached where the Worker runs. */
+  probeSource: 'do' | 'cache'
+  /** Workers only: how old a cached copy may be before the Durable Object is asked again. */
+  copyMaxAgeSeconds: number
   /** Workers only: how many Durable Objects the fleet is spread over. */
   shards: number
   limits: Limits
@@ -64,17 +94,22 @@ export class SettingsError extends StartError {
   name = 'SettingsError'
 }
 
-/** Read settings from an env-like record; empty or blank values count as unset. */
-export function loadSettings(env: Record<string, unknown> = {}): Settings {
+/**
+ * Read settings from an env-like record, as `runtime` uses them; empty or blank
+ * values count as unset. A setting the runtime does not use is not validated:
+ * Workers never listen on PORT, and a server never reads SHARDS.
+ */
+export function loadSettings(env: Record<string, unknown> = {}, runtime: Runtime = 'server'): Settings {
+  const names = new Set(settingNames(runtime))
   const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && String(value).trim() !== ''),
+    Object.entries(env).filter(([name, value]) => names.has(name) && value !== undefined && String(value).trim() !== ''),
   )
-  const result = settingsSchema.safeParse(present)
+  const result = schemas[runtime].safeParse(present)
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)
     throw new SettingsError(`invalid setting ${problems.join('; ')}`)
   }
-  const s = result.data
+  const s = { ...defaults[runtime], ...result.data } as z.infer<typeof schemas.server> & z.infer<typeof schemas.workers>
   return {
     port: s.PORT,
     host: s.HOST,
@@ -86,6 +121,7 @@ export function loadSettings(env: Record<string, unknown> = {}): Settings {
     expireSeconds: s.EXPIRE_SECONDS,
     sweepSeconds: s.SWEEP_SECONDS,
     probeSource: s.PROBE_SOURCE,
+    copyMaxAgeSeconds: s.COPY_MAX_AGE_SECONDS,
     shards: s.SHARDS,
     limits: {
       maxAgents: s.MAX_AGENTS,

@@ -29,6 +29,9 @@ export class FleetViews {
 
   /** One agent from its own records, never the whole fleet; undefined for an agent the store does not know. */
   async agent(agent: string, now: number): Promise<AgentView | undefined> {
-    return viewAgentAt(await this.store.agent(agent, now), now, this.settings)
+    const { records, copiedAt } = await this.store.agent(agent, now)
+    const view = viewAgentAt(records, now, this.settings)
+    if (view && copiedAt !== undefined) view.copiedAt = copiedAt
+    return view
   }
 }

@@ -41,7 +41,7 @@ describe('the live agent index', () => {
           const { records } = await store.snapshot(now)
           expect(await store.summary(now)).toMatchObject(summarize(records, now, settings))
           for (const agent of ['a', 'b', 'c', 'd']) {
-            expect(await store.agent(agent, now)).toEqual(records.filter((r) => r.agent === agent))
+            expect((await store.agent(agent, now)).records).toEqual(records.filter((r) => r.agent === agent))
           }
         }
       }),

@@ -33,7 +33,7 @@ function run(steps: [number, ReportedStatus, Partial<HeartbeatEvent>?][], cfg = 
 function stored(state: State, extra: Partial<ComponentRecord> = {}): ComponentRecord {
   return {
     agent: 'node-17', component: 'main', state, recoveringSince: state === 'recovering' ? T0 : null,
-    lastSeen: T0, message: null, version: null, pid: null, labels: {}, intervalSeconds: 5, graceSeconds: 5,
+    lastSeen: T0, message: null, version: null, pid: null, labels: {}, intervalSeconds: 5, graceSeconds: 5, beats: 1,
     ...extra,
   }
 }

@@ -5,7 +5,8 @@ describe('settings', () => {
   it('has the documented defaults', () => {
     expect(loadSettings({})).toEqual({
       port: 8787, host: '127.0.0.1', dataDir: './data', heartbeatTokens: [], metricsTokens: [],
-      recoverySeconds: 10, defaultIntervalSeconds: 60, expireSeconds: 3600, sweepSeconds: 60, probeSource: 'kv', shards: 1,
+      recoverySeconds: 10, defaultIntervalSeconds: 60, expireSeconds: 3600, sweepSeconds: 60, probeSource: 'do',
+      copyMaxAgeSeconds: 5, shards: 1,
       limits: { maxAgents: 10_000, maxComponentsPerAgent: 32, maxVersions: 100, ratePerSecond: 10 },
       allowUnauthenticated: false,
       synchronous: 'FULL',
@@ -16,16 +17,27 @@ describe('settings', () => {
     expect(loadSettings({
       PORT: '9000', HOST: '0.0.0.0', DATA_DIR: '/var/lib/pulsegate', HEARTBEAT_TOKEN: 'a, b,,',
       METRICS_TOKEN: 'm', RECOVERY_SECONDS: '2.5', DEFAULT_INTERVAL_SECONDS: '5', EXPIRE_SECONDS: '0',
-      SWEEP_SECONDS: '  ', PROBE_SOURCE: 'do', SHARDS: '4', MAX_AGENTS: '0', MAX_COMPONENTS_PER_AGENT: '2',
+      SWEEP_SECONDS: '  ', MAX_AGENTS: '0', MAX_COMPONENTS_PER_AGENT: '2',
       MAX_VERSIONS: '3', RATE_LIMIT_PER_SECOND: '0.5', ALLOW_UNAUTHENTICATED: 'true', SQLITE_SYNCHRONOUS: 'NORMAL',
       UNRELATED: 'x',
     })).toEqual({
       port: 9000, host: '0.0.0.0', dataDir: '/var/lib/pulsegate', heartbeatTokens: ['a', 'b'], metricsTokens: ['m'],
-      recoverySeconds: 2.5, defaultIntervalSeconds: 5, expireSeconds: 0, sweepSeconds: 60, probeSource: 'do', shards: 4,
+      recoverySeconds: 2.5, defaultIntervalSeconds: 5, expireSeconds: 0, sweepSeconds: 60, probeSource: 'do',
+      copyMaxAgeSeconds: 5, shards: 1,
       limits: { maxAgents: 0, maxComponentsPerAgent: 2, maxVersions: 3, ratePerSecond: 0.5 },
       allowUnauthenticated: true,
       synchronous: 'NORMAL',
     })
+  })
+
+  it("validates what a runtime uses and leaves the other runtime's settings at their defaults", () => {
+    const workers = { PROBE_SOURCE: 'cache', COPY_MAX_AGE_SECONDS: '2', SHARDS: '4' }
+    const server = { PORT: 'eighty', HOST: '', DATA_DIR: '/nope', SQLITE_SYNCHRONOUS: 'OFF' }
+    expect(loadSettings({ ...workers, ...server }, 'workers')).toMatchObject({
+      probeSource: 'cache', copyMaxAgeSeconds: 2, shards: 4, port: 8787, dataDir: './data', synchronous: 'FULL',
+    })
+    expect(() => loadSettings({ ...workers, ...server }, 'server')).toThrow(/^invalid setting PORT:/)
+    expect(loadSettings({ ...workers, PORT: '9000' }, 'server')).toMatchObject({ probeSource: 'do', shards: 1, port: 9000 })
   })
 
   it.each([
@@ -36,8 +48,6 @@ describe('settings', () => {
     ['DEFAULT_INTERVAL_SECONDS', '0'],
     ['EXPIRE_SECONDS', 'never'],
     ['SWEEP_SECONDS', '3000000'],
-    ['PROBE_SOURCE', 'cache'],
-    ['SHARDS', '0'],
     ['MAX_AGENTS', '-1'],
     ['MAX_VERSIONS', '1.5'],
     ['RATE_LIMIT_PER_SECOND', 'fast'],
@@ -48,6 +58,15 @@ describe('settings', () => {
   ])('stops on %s=%s with a message naming it', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError)
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`^invalid setting ${name}:`))
+  })
+
+  it.each([
+    ['PROBE_SOURCE', 'kv'],
+    ['COPY_MAX_AGE_SECONDS', '0'],
+    ['SHARDS', '0'],
+    ['RECOVERY_SECONDS', '-1'],
+  ])('stops a Worker on %s=%s with a message naming it', (name, value) => {
+    expect(() => loadSettings({ [name]: value }, 'workers')).toThrow(new RegExp(`^invalid setting ${name}:`))
   })
 })
 

@@ -82,7 +82,7 @@ describe('node:sqlite on a database pulsegate 0.1 wrote', () => {
       const { records, counters } = await store.snapshot(3000)
       expect(records).toEqual([{
         agent: 'web-1', component: 'main', state: 'recovering', recoveringSince: 2000, lastSeen: 2000, message: 'back',
-        version: '2.0', pid: 42, labels: { region: 'eu' }, intervalSeconds: 30, graceSeconds: null,
+        version: '2.0', pid: 42, labels: { region: 'eu' }, intervalSeconds: 30, graceSeconds: null, beats: 0,
       }])
       expect(counters).toMatchObject({ received: 7, missed: 2, expired: 0 })
       await store.close()

@@ -59,7 +59,7 @@ export function agentRoutes({ store, settings, clock, views, count }: RouteDeps)
     '/v1/heartbeat',
     async (c, next) => {
       await next()
-      if (c.res.status >= 400 && c.res.status < 500) count('rejected', c.get('errorCode'))
+      if (c.res.status >= 400 && c.res.status < 500) await count('rejected', c.get('errorCode'))
     },
     heartbeatToken,
     requireJson('heartbeat'),

@@ -13,8 +13,9 @@ export interface RouteDeps {
   clock: () => number
   views: FleetViews
   /**
-   * Count a rejection or a scrape once it is answered. Bookkeeping: it never
-   * waits the answer, and a failure never turns the answer into an error.
+   * Count a rejection or a scrape once it is answered, before the response
+   * leaves (so the next scrape sees it). Bookkeeping: it never rejects, so a
+   * failure to count never turns the answer into an error.
    */
-  count: (counter: TrafficCounter, label: string) => void
+  count: (counter: TrafficCounter, label: string) => Promise<void>
 }

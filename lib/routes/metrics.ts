@@ -28,7 +28,7 @@ export function metricsRoutes({ settings, clock, views, count }: RouteDeps, opti
         inFlight--
       }
       // As Go's promhttp does: a scrape counts once it is answered, under its status code.
-      count('scrapes', String(c.res.status))
+      await count('scrapes', String(c.res.status))
     },
     requireToken(settings.metricsTokens),
     async (c) => {

@@ -13,7 +13,7 @@
 // 1000 mutations, 800 KiB of keys and values; a key ≤ 2 KiB, a value ≤ 64 KiB;
 // getMany() reads ≤ 10 keys. A commit holds at most 100 heartbeats
 // (maxHeartbeatsPerCommit): ≤ 100 records of a few KiB each, a few counters, the
-// revision, the sequence and one log value of keys.
+// sequence and one log value of keys.
 import { Engine, type EngineSettings } from './engine.ts'
 import type { Driver, Entry, Kind, KeyRange, Write } from './driver.ts'
 import { StartError } from '../settings.ts'
@@ -125,9 +125,9 @@ export class DenoKvDriver implements Driver {
     return { sequence: current, changed }
   }
 
-  async get(kind: Kind, keys: readonly string[]): Promise<(unknown | undefined)[]> {
+  async get(keys: readonly { kind: Kind; key: string }[]): Promise<(unknown | undefined)[]> {
     const parts = await Promise.all(
-      chunks(keys, MAX_GET_MANY).map((part) => this.kv.getMany(part.map((key) => [ENTRY, kind, key]))),
+      chunks(keys, MAX_GET_MANY).map((part) => this.kv.getMany(part.map(({ kind, key }) => [ENTRY, kind, key]))),
     )
     return parts.flat().map((entry) => entry.value ?? undefined)
   }
@@ -147,15 +147,15 @@ async function migrateKeys(kv: Deno.Kv): Promise<void> {
   const old: Deno.KvEntry<unknown>[] = []
   for (const prefix of ['component', 'counter']) old.push(...(await Array.fromAsync(kv.list({ prefix: [prefix] }))))
   if (old.length === 0) return
-  const revision = await kv.get<Deno.KvU64>(['revision'])
   for (const part of chunks(old, 100)) {
     const op = kv.atomic()
     for (const { key, value } of part) {
       op.delete(key)
-      if (key[0] === 'component') op.set([ENTRY, 'component', `${String(key[1])}\u0000${String(key[2])}`], value)
+      // 0.1 counted a record's heartbeats in `received` only.
+      if (key[0] === 'component') op.set([ENTRY, 'component', `${String(key[1])}\u0000${String(key[2])}`], { ...(value as object), beats: 0 })
       else op.set([ENTRY, 'counter', key.length === 3 ? `${String(key[1])}:${String(key[2])}` : String(key[1])], Number((value as Deno.KvU64).value))
     }
     await op.commit()
   }
-  await kv.atomic().set([ENTRY, 'meta', 'revision'], Number(revision.value?.value ?? 1n)).delete(['revision']).delete(['shape']).commit()
+  await kv.atomic().delete(['revision']).delete(['shape']).commit()
 }

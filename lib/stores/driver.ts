@@ -13,7 +13,7 @@ export type Kind =
   | 'component'
   /** One number per counter: `received`, `missed`, `expired`, `rejected:<code>`, `scrapes:<code>`. */
   | 'counter'
-  /** The engine's own bookkeeping, such as the records' revision. */
+  /** The engine's own bookkeeping, such as how many times the data was opened (the epoch of the revision). */
   | 'meta'
 
 export const KINDS: readonly Kind[] = ['component', 'counter', 'meta']
@@ -66,8 +66,8 @@ export interface Driver {
    * everything must be read again.
    */
   changesSince?(sequence: number): Promise<{ sequence: number; changed?: { kind: Kind; key: string }[] }>
-  /** Read some entries again by key (after changesSince); a missing one reads as undefined. */
-  get?(kind: Kind, keys: readonly string[]): Promise<(unknown | undefined)[]>
+  /** Read some entries again (after changesSince); a missing one reads as undefined. */
+  get?(keys: readonly { kind: Kind; key: string }[]): Promise<(unknown | undefined)[]>
   /**
    * How many heartbeats one commit may hold at most, when the backend limits the
    * size of an atomic write (Deno KV); the engine then splits its groups.

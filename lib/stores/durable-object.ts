@@ -1,36 +1,24 @@
 // The Workers store. One Durable Object per fleet (or per shard) is the source
 // of truth: it runs the store engine over its own SQLite (ctx.storage.sql), so
 // next() is applied inside the object's input gate, and its answer leaves only
-// once the write is durable (the output gate). It mirrors a snapshot of the
-// fleet to KV, at most once a second (KV's limit per key), for cheap probe reads
-// from every location.
+// once the write is durable (the output gate). The Worker's side
+// (DurableObjectStore) asks the object, or — with PROBE_SOURCE=cache — a copy of
+// the object's answer cached where the Worker runs, only while that copy can
+// prove its answer (docs/architecture.md, "Copies").
 import { DurableObject } from 'cloudflare:workers'
 import type { Heartbeat } from '../heartbeat.ts'
 import { type FleetSummary, mergeSummaries } from '../agent-states.ts'
-import { summarize } from '../fleet.ts'
 import { type LimitCode, LimitError } from '../limits.ts'
-import { type ComponentRecord, expiryOf, isExpired } from '../readiness.ts'
+import type { ComponentRecord } from '../readiness.ts'
 import { type Settings, loadSettings } from '../settings.ts'
+import { type Copies, copyUntil } from './copies.ts'
 import { Engine } from './engine.ts'
 import { type SqlDatabase, SqlDriver } from './sql.ts'
-import type { Counters, Snapshot, Store, TrafficCounter } from './store.ts'
+import type { AgentRead, Counters, Snapshot, Store, TrafficCounter } from './store.ts'
 
 export interface FleetEnv {
   FLEET: DurableObjectNamespace<Fleet>
-  SNAPSHOTS: KVNamespace
 }
-
-/** The KV key of one Fleet object's mirrored snapshot. */
-export function snapshotKey(objectName: string): string {
-  return `snapshot:${objectName}`
-}
-
-/** The KV key of its summary: a few bytes, so /readyz in kv mode reads no fleet. */
-export function summaryKey(objectName: string): string {
-  return `summary:${objectName}`
-}
-/** KV accepts one write per second per key. */
-export const MIRROR_SPACING_MS = 1000
 
 export type ApplyResult =
   | { records: ComponentRecord[] }
@@ -46,20 +34,21 @@ function recordsOf(result: ApplyResult): ComponentRecord[] {
 /** A snapshot, or only its counters when the caller already holds the records of that revision. */
 export type SnapshotAnswer = Snapshot | { unchanged: true; counters: Counters }
 
-export interface MirroredSnapshot extends Snapshot {
-  /** When the Durable Object wrote this copy (ms). */
-  mirroredAt: number
-}
-
-/** The mirrored summary says which revision it was made from, so a reader can tell if its copy of the fleet is current. */
-export type MirroredSummary = FleetSummary & { revision: number; mirroredAt: number }
-
-/** A Durable Object's SQLite, as the SQL driver sees it. */
-export function objectDatabase(storage: DurableObjectStorage): SqlDatabase {
+/**
+ * A Durable Object's SQLite, as the SQL driver sees it; `watch` sees every
+ * cursor once it is read through (its rowsRead and rowsWritten are what Cloudflare bills).
+ */
+export function objectDatabase(storage: DurableObjectStorage, watch?: (cursor: SqlStorageCursor<Record<string, SqlStorageValue>>) => void): SqlDatabase {
+  const exec = (query: string, params: readonly unknown[] = []) => {
+    const cursor = storage.sql.exec(query, ...params)
+    const rows = cursor.toArray()
+    watch?.(cursor)
+    return rows
+  }
   return {
-    exec: (query) => void storage.sql.exec(query),
-    run: (query, params) => void storage.sql.exec(query, ...params),
-    all: (query, params = []) => storage.sql.exec(query, ...params).toArray(),
+    exec: (query) => void exec(query),
+    run: (query, params) => void exec(query, params),
+    all: (query, params = []) => exec(query, params),
     transaction: (fn) => storage.transactionSync(fn),
     close: () => {},
   }
@@ -68,34 +57,38 @@ export function objectDatabase(storage: DurableObjectStorage): SqlDatabase {
 export class Fleet extends DurableObject<FleetEnv> {
   protected settings!: Settings
   private engine!: Engine
-  /** Something changed since the last KV mirror: records or counters. */
-  private dirty = false
-  private lastMirrorAt = 0
-  private readonly name: string
+  /** When the alarm that drops expired components is set for, as far as this object knows. */
+  private alarmAt: number | null = null
 
   constructor(ctx: DurableObjectState, env: FleetEnv) {
     super(ctx, env)
-    // Objects are reached by name (getByName), so the name is known; each mirrors to its own key.
-    this.name = ctx.id.name ?? ctx.id.toString()
-    void ctx.blockConcurrencyWhile(async () => this.open(await this.loadSettings()))
+    void ctx.blockConcurrencyWhile(async () => {
+      await this.open(await this.loadSettings())
+      this.alarmAt = await ctx.storage.getAlarm()
+    })
   }
 
   /** The object's settings: the Worker's vars (a subclass may add to them). */
   protected async loadSettings(): Promise<Settings> {
-    return loadSettings(this.env as unknown as Record<string, unknown>)
+    return loadSettings(this.env as unknown as Record<string, unknown>, 'workers')
+  }
+
+  /** The SQLite the engine stores in (a subclass may watch it). */
+  protected database(): SqlDatabase {
+    return objectDatabase(this.ctx.storage)
   }
 
   protected async open(settings: Settings): Promise<void> {
     this.settings = settings
     // No group commit of the engine's own: the output gate already coalesces the writes of concurrent requests.
-    this.engine = await Engine.open(new SqlDriver(objectDatabase(this.ctx.storage)), settings, { storeTrafficCounters: true })
+    this.engine = await Engine.open(new SqlDriver(this.database()), settings, { storeTrafficCounters: true })
   }
 
   /** A refused batch comes back as a value: RPC carries an error's message, not its class or fields. */
   async apply(batch: Heartbeat[], now: number): Promise<ApplyResult> {
     try {
       const records = await this.engine.apply(batch, now)
-      await this.changed(now)
+      await this.expiresAt(now + this.settings.expireSeconds * 1000)
       return { records }
     } catch (error) {
       if (!(error instanceof LimitError)) throw error
@@ -103,16 +96,12 @@ export class Fleet extends DurableObject<FleetEnv> {
     }
   }
 
-  async remove(agent: string, now: number): Promise<number> {
-    const removed = await this.engine.remove(agent, now)
-    if (removed > 0) await this.changed(now)
-    return removed
+  remove(agent: string, now: number): Promise<number> {
+    return this.engine.remove(agent, now)
   }
 
-  async sweep(now: number): Promise<number> {
-    const expired = await this.engine.sweep(now)
-    if (expired > 0) await this.changed(now)
-    return expired
+  sweep(now: number): Promise<number> {
+    return this.engine.sweep(now)
   }
 
   /** The fleet; only its counters when `known` is the revision of the records the caller holds. */
@@ -123,48 +112,35 @@ export class Fleet extends DurableObject<FleetEnv> {
   }
 
   async agent(agent: string, now: number): Promise<readonly ComponentRecord[]> {
-    return this.engine.agent(agent, now)
+    return (await this.engine.agent(agent, now)).records
   }
 
-  async summary(now: number): Promise<FleetSummary> {
+  summary(now: number): Promise<FleetSummary> {
     return this.engine.summary(now)
   }
 
-  async count(counter: TrafficCounter, label: string): Promise<void> {
-    await this.engine.count(counter, label)
-    await this.changed(Date.now())
+  count(counter: TrafficCounter, label: string): Promise<void> {
+    return this.engine.count(counter, label)
   }
 
-  /** Drop what expired, mirror the fleet to KV if it changed, and wake again when needed. */
+  /** Drop what expired, and wake again at the next expiry. */
   async alarm(): Promise<void> {
     const now = Date.now()
-    if ((await this.engine.sweep(now)) > 0) this.dirty = true
-    if (this.dirty) {
-      this.dirty = false
-      const snapshot = await this.engine.snapshot(now)
-      const mirror: MirroredSnapshot = { ...snapshot, mirroredAt: now }
-      const summary: MirroredSummary = { ...(await this.engine.summary(now)), revision: snapshot.revision, mirroredAt: now }
-      await Promise.all([
-        this.env.SNAPSHOTS.put(snapshotKey(this.name), JSON.stringify(mirror)),
-        this.env.SNAPSHOTS.put(summaryKey(this.name), JSON.stringify(summary)),
-      ])
-      this.lastMirrorAt = now
-    }
-    // Writes made while KV was written want another mirror; the earliest expiry wants a sweep.
-    let due = this.dirty ? this.lastMirrorAt + MIRROR_SPACING_MS : Infinity
-    for (const record of (await this.engine.snapshot(now)).records) due = Math.min(due, expiryOf(record, this.settings) + 1)
-    if (due !== Infinity) await this.ctx.storage.setAlarm(due)
+    this.alarmAt = null
+    await this.engine.sweep(now)
+    await this.expiresAt((await this.engine.snapshot(now)).validUntil + 1)
   }
 
   /**
-   * Ask for a mirror: at once, or a second after the last one. A write only
-   * ever adds a later expiry, so the alarm set here never hides an earlier one.
+   * A component may expire at `at`: make sure the alarm comes by then. Once set,
+   * an alarm is never later than the earliest expiry (a write only ever moves a
+   * component's expiry later), so a write costs no scan of the fleet.
    */
-  private async changed(now: number): Promise<void> {
-    this.dirty = true
-    const due = Math.max(now, this.lastMirrorAt + MIRROR_SPACING_MS)
-    const current = await this.ctx.storage.getAlarm()
-    if (current === null || due < current) await this.ctx.storage.setAlarm(due)
+  private async expiresAt(at: number): Promise<void> {
+    if (this.settings.expireSeconds === 0 || !Number.isFinite(at)) return
+    if (this.alarmAt !== null && this.alarmAt <= at) return
+    this.alarmAt = at
+    await this.ctx.storage.setAlarm(at)
   }
 }
 
@@ -175,31 +151,40 @@ function shardOf(agent: string, shards: number): number {
   return (hash >>> 0) % shards
 }
 
+export interface DurableObjectStoreOptions {
+  /** The object names are `${fleetName}` (or `${fleetName}-0` … with shards). */
+  fleetName?: string
+  namespace?: DurableObjectNamespace<Fleet>
+  /** Where cached copies live with PROBE_SOURCE=cache (by default the Cache API of the data center). */
+  copies?: Copies
+}
+
 /**
- * The Store the Worker's app sees: writes go to the fleet's Durable Object;
- * reads come from the KV mirror (`kv`) or from the object itself (`do`).
+ * The Store the Worker's app sees: every write and every fleet read goes to the
+ * fleet's Durable Object; /readyz and /readyz/:agent ask the object, or, with
+ * PROBE_SOURCE=cache, a cached copy of its answer while the copy can prove it.
  *
  * With SHARDS = N > 1 the fleet is spread over N objects by a hash of the agent
- * id ("fleet-0" … "fleet-N-1"), each with its own mirror; reads merge them.
- * All of one agent's heartbeats go to one object, so a batch about one agent
- * stays atomic; a batch about several agents is applied per shard.
+ * id ("fleet-0" … "fleet-N-1"); fleet reads merge them. All of one agent's
+ * heartbeats go to one object, so a batch about one agent stays atomic; a batch
+ * about several agents is applied per shard.
  *
  * It keeps the last snapshot of each object it read, by revision: an object
- * whose records have not changed sends only its counters, and a KV mirror is
- * parsed again only when its summary names another revision.
+ * whose records have not changed since sends only its counters.
  */
 export class DurableObjectStore implements Store {
   private readonly namespace: DurableObjectNamespace<Fleet>
-  private readonly kv: KVNamespace
   private readonly settings: Settings
   private readonly names: string[]
+  private readonly copies: Copies | undefined
   private readonly held = new Map<string, Snapshot>()
 
-  constructor(env: FleetEnv, settings: Settings, fleetName = 'fleet', namespace: DurableObjectNamespace<Fleet> = env.FLEET) {
-    this.namespace = namespace
-    this.kv = env.SNAPSHOTS
+  constructor(env: FleetEnv, settings: Settings, options: DurableObjectStoreOptions = {}) {
+    const fleetName = options.fleetName ?? 'fleet'
+    this.namespace = options.namespace ?? env.FLEET
     this.settings = settings
     this.names = settings.shards === 1 ? [fleetName] : Array.from({ length: settings.shards }, (_, i) => `${fleetName}-${i}`)
+    this.copies = settings.probeSource === 'cache' ? options.copies : undefined
   }
 
   /** A stub per call: a stub belongs to the request that made it, and this store outlives requests. */
@@ -243,53 +228,49 @@ export class DurableObjectStore implements Store {
     return mergeSnapshots(parts)
   }
 
-  /** In `kv` mode from the agent's shard's mirror; in `do` mode from the object's live index. */
-  async agent(agent: string, now: number): Promise<readonly ComponentRecord[]> {
-    if (this.settings.probeSource === 'do') return this.object(this.nameFor(agent)).agent(agent, now)
-    const { records } = await this.snapshotOf(this.nameFor(agent), now)
-    return records.filter((r) => r.agent === agent)
+  async agent(agent: string, now: number): Promise<AgentRead> {
+    const name = this.nameFor(agent)
+    const ask = async () => {
+      const records = await this.object(name).agent(agent, now)
+      // An unknown agent is not kept: the next heartbeat may register it.
+      return { data: records, validUntil: records.length > 0 ? copyUntil(records, now, this.settings) : now }
+    }
+    const { data, copiedAt } = await this.read(`agent/${name}/${agent}`, now, ask)
+    return copiedAt === undefined ? { records: data } : { records: data, copiedAt }
   }
 
   async summary(now: number): Promise<FleetSummary> {
-    return mergeSummaries(await Promise.all(this.names.map((name) => this.summaryOf(name, now))))
+    const parts = await Promise.all(
+      this.names.map(async (name) => {
+        const ask = async () => {
+          const summary = await this.object(name).summary(now)
+          return { data: summary, validUntil: Math.min(summary.validUntil ?? Infinity, now + this.settings.copyMaxAgeSeconds * 1000) }
+        }
+        const { data, copiedAt } = await this.read(`summary/${name}`, now, ask)
+        return copiedAt === undefined ? data : { ...data, copiedAt }
+      }),
+    )
+    return mergeSummaries(parts)
   }
 
-  /**
-   * In `kv` mode the mirrored summary, while no deadline has passed since it was
-   * made (else the shard's snapshot, observed at `now`); in `do` mode the object's live index.
-   */
-  private async summaryOf(name: string, now: number): Promise<FleetSummary> {
-    if (this.settings.probeSource === 'do') return this.object(name).summary(now)
-    const mirrored = await this.kv.get<MirroredSummary>(summaryKey(name), 'json')
-    // JSON has no Infinity: a summary with nothing due comes back with validUntil null.
-    if (mirrored && now <= (mirrored.validUntil ?? Infinity)) return mirrored
-    return summarize((await this.snapshotOf(name, now)).records, now, this.settings)
+  /** A cached copy while it holds at `now`, else the object's answer (kept as a copy where it may be). */
+  private async read<T>(key: string, now: number, ask: () => Promise<{ data: T; validUntil: number }>): Promise<{ data: T; copiedAt?: number }> {
+    if (!this.copies) return { data: (await ask()).data }
+    const copy = await this.copies.get<T>(key)
+    if (copy && now >= copy.madeAt && now <= copy.validUntil) return { data: copy.data, copiedAt: copy.madeAt }
+    const { data, validUntil } = await ask()
+    await this.copies.put(key, { madeAt: now, validUntil, data })
+    return { data }
   }
 
   private async snapshotOf(name: string, now: number): Promise<Snapshot> {
     const held = this.held.get(name)
     // What this isolate holds is still the records of its revision until the next expiry.
     const current = held && now <= held.validUntil ? held : undefined
-    if (this.settings.probeSource === 'kv') {
-      const summary = await this.kv.get<MirroredSummary>(summaryKey(name), 'json')
-      if (current && summary?.revision === current.revision) return current
-      const mirrored = await this.kv.get<MirroredSnapshot>(snapshotKey(name), 'json')
-      // A stale copy still gives the right state: it is observed at `now`, so a
-      // missed heartbeat shows at once; only newer heartbeats may be missing.
-      if (mirrored) {
-        const records = mirrored.records.filter((r) => !isExpired(r, now, this.settings))
-        const validUntil = records.reduce((until, r) => Math.min(until, expiryOf(r, this.settings)), Infinity)
-        return this.hold(name, { records, counters: mirrored.counters, revision: mirrored.revision, validUntil })
-      }
-    }
     const answer = await this.object(name).snapshot(now, current?.revision)
     if ('unchanged' in answer) return { ...current!, counters: answer.counters }
-    return this.hold(name, answer)
-  }
-
-  private hold(name: string, snapshot: Snapshot): Snapshot {
-    this.held.set(name, snapshot)
-    return snapshot
+    this.held.set(name, answer)
+    return answer
   }
 
   /** Traffic counters live in the first shard. */

@@ -19,7 +19,7 @@ import type { ComponentRecord } from '../readiness.ts'
 import type { Driver, Kind, Write } from './driver.ts'
 import { type CounterKey, FleetState } from './fleet-state.ts'
 import { type Change, Planner, type PlannerSettings, addCount, emptyChange, isEmpty } from './plan.ts'
-import type { Snapshot, Store, TrafficCounter } from './store.ts'
+import type { AgentRead, Snapshot, Store, TrafficCounter } from './store.ts'
 
 export interface EngineOptions {
   /**
@@ -43,6 +43,8 @@ export type EngineSettings = PlannerSettings
 
 /** Commits in a row that met a concurrent writer before a change gives up (the client sees an error, not a false 200). */
 const MAX_ATTEMPTS = 20
+/** The revision of epoch n starts at n × this: room for 2³² changes an opening, and 2²¹ openings. */
+const REVISIONS_PER_EPOCH = 2 ** 32
 
 interface Waiting<T> {
   resolve: (value: T) => void
@@ -68,12 +70,23 @@ export class Engine implements Store {
   private sequence = 0
   /** Serialises catching up with the writes to memory, for shared drivers. */
   private exclusive: Promise<unknown> = Promise.resolve()
+  /** How many times the stored data has been opened (meta `epoch`). */
+  private epoch = 0
 
-  /** Open an engine over what the driver holds. */
+  /**
+   * Open an engine over what the driver holds. Each opening stores a new epoch,
+   * and the revision starts from it: so it never goes back across a restart,
+   * though no commit stores it (a heartbeat writes its component's row only).
+   */
   static async open(driver: Driver, settings: EngineSettings, options: EngineOptions = {}): Promise<Engine> {
     const engine = new Engine(driver, settings, options)
     if (driver.changesSince) engine.sequence = (await driver.changesSince(-1)).sequence
     await engine.reload()
+    const epoch = engine.epoch + 1
+    const stamp = emptyChange(0)
+    stamp.meta.set('epoch', epoch)
+    await engine.enqueue<Change>((waiting) => ({ kind: 'alone', plan: () => stamp, ...waiting }))
+    engine.state.revision = Math.max(engine.state.revision, epoch * REVISIONS_PER_EPOCH)
     return engine
   }
 
@@ -115,9 +128,9 @@ export class Engine implements Store {
     return this.state.snapshot(now)
   }
 
-  async agent(agent: string, now: number): Promise<ComponentRecord[]> {
+  async agent(agent: string, now: number): Promise<AgentRead> {
     await this.catchUp()
-    return this.state.agentRecords(agent, now)
+    return { records: this.state.agentRecords(agent, now) }
   }
 
   async summary(now: number): Promise<FleetSummary> {
@@ -251,13 +264,13 @@ export class Engine implements Store {
     }
   }
 
-  /** What the driver stores for a change: every record touched, counters at their new values, the revision. */
+  /** What the driver stores for a change: every record touched, counters at their new values, the engine's own entries. */
   private writesOf(change: Change): Write[] {
     const writes: Write[] = []
     for (const key of change.deletes) writes.push({ kind: 'component', key, value: undefined })
     for (const [key, record] of change.upserts) writes.push({ kind: 'component', key, value: record })
     for (const [key, n] of change.counts) writes.push({ kind: 'counter', key, value: this.state.counter(key) + n })
-    if (change.upserts.size > 0 || change.deletes.size > 0) writes.push({ kind: 'meta', key: 'revision', value: this.state.revision + 1 })
+    for (const [key, value] of change.meta) writes.push({ kind: 'meta', key, value })
     return writes
   }
 
@@ -265,18 +278,25 @@ export class Engine implements Store {
     for (const key of change.deletes) this.state.put(key, undefined)
     for (const [key, record] of change.upserts) this.state.put(key, record)
     for (const [key, n] of change.counts) this.state.setCounter(key, this.state.counter(key) + n)
+    for (const [key, value] of change.meta) this.applyMeta(key, value)
     if (change.upserts.size > 0 || change.deletes.size > 0) this.state.revision++
     this.planner.spend(change)
   }
 
-  /** Put an entry read from the driver into memory. */
+  /** Put an entry read from the driver into memory; a record another writer changed moves the revision. */
   private applyEntry(state: FleetState, kind: Kind, key: string, value: unknown): void {
-    if (kind === 'component') state.put(key, value as ComponentRecord | undefined)
-    else if (kind === 'counter') state.setCounter(key, value as number | undefined)
-    else if (kind === 'meta' && key === 'revision') state.revision = Number(value ?? 0)
+    if (kind === 'component') {
+      state.put(key, value as ComponentRecord | undefined)
+      state.revision++
+    } else if (kind === 'counter') state.setCounter(key, value as number | undefined)
+    else this.applyMeta(key, value)
   }
 
-  /** Read everything the driver holds into a fresh memory. */
+  private applyMeta(key: string, value: unknown): void {
+    if (key === 'epoch') this.epoch = Math.max(this.epoch, Number(value ?? 0))
+  }
+
+  /** Read everything the driver holds into a fresh memory, whose revision is past the one before. */
   private async reload(): Promise<void> {
     const state = new FleetState(this.settings)
     const kinds: Kind[] = ['component', 'counter', 'meta']
@@ -284,6 +304,7 @@ export class Engine implements Store {
     kinds.forEach((kind, i) => {
       for (const { key, value } of lists[i]!) this.applyEntry(state, kind, key, value)
     })
+    state.revision = this.state.revision + 1
     // Traffic counters a process keeps in memory outlive a reload of what is stored.
     if (!this.storeTrafficCounters) {
       for (const [key, value] of this.state.counters) if (key.includes(':')) state.setCounter(key, value)
@@ -302,12 +323,8 @@ export class Engine implements Store {
     if (changes.sequence === this.sequence) return
     if (!changes.changed) await this.reload()
     else {
-      const byKind = new Map<Kind, string[]>()
-      for (const { kind, key } of changes.changed) byKind.set(kind, [...(byKind.get(kind) ?? []), key])
-      for (const [kind, keys] of byKind) {
-        const values = await this.driver.get!(kind, keys)
-        keys.forEach((key, i) => this.applyEntry(this.state, kind, key, values[i]))
-      }
+      const values = await this.driver.get!(changes.changed)
+      changes.changed.forEach(({ kind, key }, i) => this.applyEntry(this.state, kind, key, values[i]))
     }
     this.sequence = changes.sequence
   }

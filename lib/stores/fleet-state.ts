@@ -15,7 +15,8 @@ export function recordKey(agent: string, component: string): string {
 /** Counters are stored one way everywhere: `received`, or `rejected:<label>` for a labelled family. */
 export type CounterKey = 'received' | 'missed' | 'expired' | `rejected:${string}` | `scrapes:${string}`
 
-export function countersOf(values: ReadonlyMap<string, number>): Counters {
+/** The counters as readers see them; `beats` is what the records hold of `received` (see ComponentRecord.beats). */
+export function countersOf(values: ReadonlyMap<string, number>, beats: number): Counters {
   const counters: Counters = { received: 0, missed: 0, expired: 0, rejected: {}, scrapes: {} }
   for (const [key, value] of values) {
     const colon = key.indexOf(':')
@@ -26,14 +27,17 @@ export function countersOf(values: ReadonlyMap<string, number>): Counters {
     const family = key.slice(0, colon)
     if (family === 'rejected' || family === 'scrapes') counters[family][key.slice(colon + 1)] = value
   }
+  counters.received += beats
   return counters
 }
 
 export class FleetState {
   readonly records = new Map<string, ComponentRecord>()
   readonly counters = new Map<string, number>()
-  /** Changes with every change of a record, and survives restarts: readers key their caches on it. */
+  /** Changes with every change of a record, and never goes back, restarts included: readers key their caches on it. */
   revision = 0
+  /** The heartbeats the records hold (ComponentRecord.beats), summed. */
+  private beats = 0
   private readonly settings: ReadinessSettings
   /** Components per agent, and components per reported version: the caps count these. */
   private readonly byAgent = new Map<string, Set<string>>()
@@ -84,10 +88,12 @@ export class FleetState {
         else this.versions.set(old.version, n)
       }
       this.records.delete(key)
+      this.beats -= old.beats ?? 0
     }
     if (record) {
       this.agentStates.touch(record.agent)
       this.records.set(key, record)
+      this.beats += record.beats ?? 0
       let components = this.byAgent.get(record.agent)
       if (!components) this.byAgent.set(record.agent, (components = new Set()))
       components.add(record.component)
@@ -134,7 +140,8 @@ export class FleetState {
       }
       this.live = live = { records, revision: this.revision, nextExpiry }
     }
-    return { records: live.records, counters: countersOf(this.counters), revision: this.revision, validUntil: live.nextExpiry }
+    const counters = countersOf(this.counters, this.beats)
+    return { records: live.records, counters, revision: this.revision, validUntil: live.nextExpiry }
   }
 
   /** One agent's components not yet expired at `now` (none: an unknown agent). */

@@ -15,6 +15,8 @@ export interface Change {
   deletes: Set<string>
   /** How much each counter grows. */
   counts: Map<CounterKey, number>
+  /** The engine's own entries to set (kind `meta`). */
+  meta: Map<string, unknown>
   /** Per heartbeat of a batch, its resulting record; for a removal, the components a reader could still see. */
   results: ComponentRecord[]
   /** Rate-limit tokens the change spends, by record key, once stored. */
@@ -31,6 +33,7 @@ export function emptyChange(now: number): Change {
     upserts: new Map(),
     deletes: new Set(),
     counts: new Map(),
+    meta: new Map(),
     results: [],
     tokens: new Map(),
     added: { agents: new Set(), components: new Map(), versions: new Set() },
@@ -43,6 +46,7 @@ function merge(base: Change, delta: Change): Change {
   base.now = Math.max(base.now, delta.now)
   for (const [key, record] of delta.upserts) base.upserts.set(key, record)
   for (const [key, n] of delta.counts) addCount(base, key, n)
+  for (const [key, value] of delta.meta) base.meta.set(key, value)
   for (const [key, n] of delta.tokens) base.tokens.set(key, (base.tokens.get(key) ?? 0) + n)
   base.results.push(...delta.results)
   for (const agent of delta.added.agents) base.added.agents.add(agent)
@@ -57,7 +61,15 @@ export function addCount(change: Change, key: CounterKey, n = 1): void {
 }
 
 export function isEmpty(change: Change): boolean {
-  return change.upserts.size === 0 && change.deletes.size === 0 && change.counts.size === 0
+  return change.upserts.size === 0 && change.deletes.size === 0 && change.counts.size === 0 && change.meta.size === 0
+}
+
+/**
+ * A record leaves the fleet (removed, expired): the heartbeats it held move to
+ * the stored counter, so heartbeat_connections_received_total never goes back.
+ */
+function leaves(change: Change, record: ComponentRecord): void {
+  if (record.beats) addCount(change, 'received', record.beats)
 }
 
 export type PlannerSettings = ReadinessSettings & { limits?: Limits | undefined }
@@ -93,9 +105,12 @@ export class Planner {
       delta.tokens.set(key, (delta.tokens.get(key) ?? 0) + 1)
       delta.upserts.set(key, record)
       delta.results.push(record)
-      addCount(delta, 'received')
       if (transition.missed) addCount(delta, 'missed')
-      if (transition.expired) addCount(delta, 'expired')
+      if (transition.expired) {
+        // Only a stored record can have expired: one planned in this group has just beaten.
+        addCount(delta, 'expired')
+        leaves(delta, stored!)
+      }
     }
     delta.heartbeats = batch.length
     this.checkRate(prior, delta)
@@ -111,6 +126,7 @@ export class Planner {
     for (const record of state.componentsOf(agent)) {
       if (change.deletes.size >= max) break
       change.deletes.add(recordKey(record.agent, record.component))
+      leaves(change, record)
       // A component deleted while overdue still missed its deadline.
       if (isOverdue(record, now, this.settings)) addCount(change, 'missed')
       if (isExpired(record, now, this.settings)) addCount(change, 'expired')
@@ -126,6 +142,7 @@ export class Planner {
       if (change.deletes.size >= max) break
       if (!isExpired(record, now, this.settings)) continue
       change.deletes.add(key)
+      leaves(change, record)
       addCount(change, 'expired')
       if (isOverdue(record, now, this.settings)) addCount(change, 'missed')
     }

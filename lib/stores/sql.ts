@@ -112,6 +112,7 @@ function migrateTables(db: SqlDatabase): void {
         labels: JSON.parse(String(row.labels)),
         intervalSeconds: row.interval_seconds === null ? null : Number(row.interval_seconds),
         graceSeconds: row.grace_seconds === null ? null : Number(row.grace_seconds),
+        beats: 0, // 0.1 counted them in `received` only
       }
       db.run(PUT, ['component', `${record.agent}\u0000${record.component}`, JSON.stringify(record)])
     }
@@ -119,7 +120,6 @@ function migrateTables(db: SqlDatabase): void {
     if (tables.has('counters')) {
       for (const row of db.all('SELECT name, value FROM counters')) db.run(PUT, ['counter', String(row.name), String(Number(row.value))])
     }
-    db.run(PUT, ['meta', 'revision', '1'])
     db.exec('DROP TABLE components')
     if (tables.has('counters')) db.exec('DROP TABLE counters')
   })

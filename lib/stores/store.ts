@@ -39,6 +39,17 @@ export interface Snapshot {
   validUntil: number
 }
 
+/**
+ * One agent's records. An answer that comes from a copy of the source of truth
+ * (the Worker's cached copies) says when that copy was made, so readers can say
+ * how old it is.
+ */
+export interface AgentRead {
+  records: readonly ComponentRecord[]
+  /** When the copy this comes from was made (ms); absent when it comes from the source of truth. */
+  copiedAt?: number
+}
+
 export interface Store {
   /**
    * Apply a batch of heartbeats atomically, each through `next()`, and resolve
@@ -51,7 +62,7 @@ export interface Store {
   sweep(now: number): Promise<number>
   snapshot(now: number): Promise<Snapshot>
   /** One agent's components not yet expired (none: unknown agent); for /readyz/:agent. */
-  agent(agent: string, now: number): Promise<readonly ComponentRecord[]>
+  agent(agent: string, now: number): Promise<AgentRead>
   /** Agents per state and the fleet's aggregate, at `now`; for /readyz. */
   summary(now: number): Promise<FleetSummary>
   /** Count one rejected request or one scrape, by label. */

@@ -29,7 +29,15 @@ export interface RunningWrangler {
   stop: () => Promise<void>
 }
 
-export async function startWranglerDev(vars: Record<string, string> = {}): Promise<RunningWrangler> {
+export interface WranglerOptions {
+  /** How /livez answers once the Worker runs (wrangler's own error pages come first): ok by default. */
+  ready?: (answer: Response) => boolean
+}
+
+export async function startWranglerDev(
+  vars: Record<string, string> = {},
+  { ready = (answer) => answer.ok }: WranglerOptions = {},
+): Promise<RunningWrangler> {
   const port = await freePort()
   const args = [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', tempDir('pulsegate-wrangler-')]
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`)
@@ -60,7 +68,7 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output}`)
     try {
-      if ((await fetch(`${url}/livez`)).ok) return { url, child, startupMs: performance.now() - started, stop }
+      if (ready(await fetch(`${url}/livez`))) return { url, child, startupMs: performance.now() - started, stop }
     } catch {
       // not listening yet
     }

@@ -3,7 +3,8 @@
 // test, while a real Fleet takes its settings from the Worker's vars; SuiteFleet
 // keeps the suite's settings in its own storage, so they survive eviction too.
 import type { Settings } from '../../lib/settings.ts'
-import { Fleet } from '../../lib/stores/durable-object.ts'
+import { Fleet, objectDatabase } from '../../lib/stores/durable-object.ts'
+import type { SqlDatabase } from '../../lib/stores/sql.ts'
 
 export { default, Fleet } from '../../functions/worker.ts'
 
@@ -19,5 +20,30 @@ export class SuiteFleet extends Fleet {
   async configure(settings: Partial<Settings>): Promise<void> {
     await this.ctx.storage.put(SETTINGS_KEY, settings)
     await this.open(await this.loadSettings())
+  }
+}
+
+/** SQLite rows read and written, as Cloudflare bills them: the cursors' own counts. */
+export interface Usage {
+  rowsRead: number
+  rowsWritten: number
+}
+
+/** A Fleet that counts the rows its SQLite reads and writes, for the cost model (test/workers/cost.test.ts). */
+export class MeteredFleet extends Fleet {
+  private readonly usage: Usage = { rowsRead: 0, rowsWritten: 0 }
+
+  protected override database(): SqlDatabase {
+    return objectDatabase(this.ctx.storage, (cursor) => {
+      this.usage.rowsRead += cursor.rowsRead
+      this.usage.rowsWritten += cursor.rowsWritten
+    })
+  }
+
+  /** The rows counted since the last call. */
+  async takeUsage(): Promise<Usage> {
+    const usage = { ...this.usage }
+    Object.assign(this.usage, { rowsRead: 0, rowsWritten: 0 })
+    return usage
   }
 }

@@ -12,10 +12,10 @@ import type { SuiteFleet } from './entry.ts'
 const suiteFleets = (env as unknown as { SUITE_FLEET: DurableObjectNamespace<SuiteFleet> }).SUITE_FLEET
 
 storeSuite('durable object', async (readiness) => {
-  const settings = { ...loadSettings({}), ...readiness, limits: readiness.limits ?? NO_LIMITS, probeSource: 'do' as const }
+  const settings = { ...loadSettings({}, 'workers'), ...readiness, limits: readiness.limits ?? NO_LIMITS }
   const name = crypto.randomUUID() // a fresh object per test
   await suiteFleets.getByName(name).configure({ ...readiness, limits: settings.limits })
-  const open = () => new DurableObjectStore(env, settings, name, suiteFleets as unknown as DurableObjectNamespace<Fleet>)
+  const open = () => new DurableObjectStore(env, settings, { fleetName: name, namespace: suiteFleets as unknown as DurableObjectNamespace<Fleet> })
   return {
     store: open(),
     storesTrafficCounters: true,
@@ -28,8 +28,8 @@ storeSuite('durable object', async (readiness) => {
 
 it('loses no acknowledged heartbeat when the object is aborted mid-stream', async () => {
   const name = crypto.randomUUID()
-  const settings = { ...loadSettings({}), probeSource: 'do' as const }
-  const store = new DurableObjectStore(env, settings, name)
+  const settings = loadSettings({}, 'workers')
+  const store = new DurableObjectStore(env, settings, { fleetName: name })
   const acknowledged = new Map<string, number>()
   let aborted = false
   const clients = Array.from({ length: 16 }, async (_, c) => {
@@ -49,7 +49,7 @@ it('loses no acknowledged heartbeat when the object is aborted mid-stream', asyn
     }
   })
   await Promise.all(clients)
-  const { records } = await new DurableObjectStore(env, settings, name).snapshot(Date.now())
+  const { records } = await new DurableObjectStore(env, settings, { fleetName: name }).snapshot(Date.now())
   expect(acknowledged.size).toBe(16)
   for (const [agent, seq] of acknowledged) {
     const stored = records.find((r) => r.agent === agent)
