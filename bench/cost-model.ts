@@ -100,6 +100,18 @@ export interface Bill {
   free: { fits: boolean; over: string[] }
 }
 
+/** The most agents that stay within every daily limit of Workers Free, at this fleet's rates. */
+export function freeAgents(fleet: Fleet): number {
+  let low = 0
+  let high = 1_000_000
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2)
+    if (bill({ ...fleet, agents: mid }).free.fits) low = mid
+    else high = mid - 1
+  }
+  return low
+}
+
 export function bill(fleet: Fleet): Bill {
   const usage = monthly(fleet)
   const over = (used: number, { included, perMillion }: { included: number; perMillion: number }) =>

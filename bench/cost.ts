@@ -2,7 +2,7 @@
 // such a fleet costs a month on Cloudflare Workers (bench/cost-model.ts), line by
 // line, and whether it fits in Workers Free.
 import { parseArgs } from 'node:util'
-import { ASSUMED, OPERATIONS, PRICES, bill } from './cost-model.ts'
+import { ASSUMED, OPERATIONS, PRICES, bill, freeAgents } from './cost-model.ts'
 
 const { values } = parseArgs({
   options: {
@@ -42,4 +42,5 @@ const rows: [string, string, string][] = [
 ]
 for (const [name, used, cost] of rows) console.log(`${name.padEnd(26)}${used.padStart(16)}${cost.padStart(12)}`)
 console.log(`\nWorkers Free: ${free.fits ? 'fits' : `does not fit (${free.over.join('; ')})`}`)
+console.log(`Workers Free holds at most ${freeAgents(fleet)} agents at these rates`)
 console.log(`per heartbeat: ${JSON.stringify(OPERATIONS.heartbeat)}; assumed: ${JSON.stringify(ASSUMED)}`)
