@@ -1,25 +1,29 @@
 // Bun: settings from env → SQLite store (bun:sqlite, the same file as Node) → app → Bun.serve.
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { createApp } from '../lib/app.ts'
-import { listening, start, whileServing } from '../lib/serve.ts'
+import { run } from '../lib/serve.ts'
 import { openBunSqliteStore } from '../lib/stores/bun-sqlite.ts'
 
-const exit = (code: number) => process.exit(code)
-const started = await start(
-  process.env,
-  (settings) => openBunSqliteStore({ dataDir: settings.dataDir, synchronous: settings.synchronous }, settings),
-  exit,
-)
-const { settings, store } = started
-// Bun implements what prom-client's default metrics read (process.cpuUsage, /proc, perf_hooks).
-const runtimeRegistry = new Registry()
-collectDefaultMetrics({ register: runtimeRegistry })
-const app = createApp({ store, settings, runtime: 'bun', runtimeRegistry })
-
-const server = Bun.serve({ fetch: app.fetch, hostname: settings.host, port: settings.port })
-const serving = whileServing(started, () => server.stop(true), exit)
-serving.sweeper.unref()
-process.on('SIGTERM', () => void serving.shutdown('SIGTERM'))
-process.on('SIGINT', () => void serving.shutdown('SIGINT'))
-// Said last, once SIGTERM is handled too: "listening" means ready for everything.
-console.log(listening(server.hostname ?? settings.host, server.port ?? settings.port, settings))
+await run({
+  env: process.env,
+  openStore: (settings) => openBunSqliteStore({ dataDir: settings.dataDir, synchronous: settings.synchronous }, settings),
+  app: (settings, store) => {
+    // Bun implements what prom-client's default metrics read (process.cpuUsage, /proc, perf_hooks).
+    const runtimeRegistry = new Registry()
+    collectDefaultMetrics({ register: runtimeRegistry })
+    return createApp({ store, settings, runtime: 'bun', runtimeRegistry })
+  },
+  listen: async (fetch, settings) => {
+    const server = Bun.serve({ fetch, hostname: settings.host, port: settings.port })
+    return {
+      hostname: server.hostname ?? settings.host,
+      port: server.port ?? settings.port,
+      // stop() without force stops taking connections and lets those open finish what they asked.
+      stopAccepting: async () => void server.stop(false),
+      close: () => void server.stop(true),
+    }
+  },
+  onSignal: (signal, handler) => process.on(signal, handler),
+  unref: (timer) => timer.unref(),
+  exit: (code) => process.exit(code),
+})

@@ -4,6 +4,7 @@
 import { Hono } from 'hono'
 import { compress } from 'hono/compress'
 import type { Registry } from 'prom-client'
+import { inBackground } from './background.ts'
 import { ApiError, errorResponse, toApiError } from './errors.ts'
 import { answerOtherMethods } from './http.ts'
 import { requestMetrics } from './request-metrics.ts'
@@ -38,8 +39,7 @@ export interface AppOptions {
 
 export function createApp(options: AppOptions): Hono<AppEnv> {
   const { store, settings, runtime, runtimeRegistry } = options
-  const count = (counter: TrafficCounter, label: string) =>
-    store.count(counter, label).catch((error: unknown) => console.error(`pulsegate: counting a ${counter} failed:`, error))
+  const count = (counter: TrafficCounter, label: string) => inBackground('count', () => store.count(counter, label))
   const deps: RouteDeps = { store, settings, clock: options.clock ?? Date.now, views: new FleetViews(store, settings), count }
   const app = new Hono<AppEnv>()
 

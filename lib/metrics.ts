@@ -3,6 +3,7 @@
 // Names and meanings of the seed metrics are Teleport's, so its dashboards and
 // alerts work unchanged.
 import { Counter, Gauge, Registry, type RegistryContentType } from 'prom-client'
+import { backgroundFailures } from './background.ts'
 import type { FleetView } from './fleet.ts'
 import { STATE_VALUE, type State } from './readiness.ts'
 import { type Counters, recordKey } from './stores/store.ts'
@@ -65,6 +66,11 @@ export const METRICS = {
   pulsegate_expired_total: { kind: Counter, help: 'Components dropped after the expiry of silence.' },
   pulsegate_overdue_components: { kind: Gauge, help: 'Components past their heartbeat deadline right now.' },
   pulsegate_build_info: { kind: Gauge, help: 'Always 1; labels say what is running.', labelNames: ['version', 'runtime'] },
+  pulsegate_background_errors_total: {
+    kind: Counter,
+    help: 'Failures of work no request waits for (a sweep, counting a scrape), by task, in this process.',
+    labelNames: ['task'],
+  },
 } as const satisfies Record<string, Definition>
 
 export type MetricName = keyof typeof METRICS
@@ -180,6 +186,8 @@ export function createMetricsRenderer(): MetricsRenderer {
     counter('pulsegate_expired_total').inc(counters.expired)
     gauge('pulsegate_overdue_components').set(view.overdue)
     gauge('pulsegate_build_info').set({ ...input.build }, 1)
+    const background = counter('pulsegate_background_errors_total')
+    for (const [task, n] of backgroundFailures()) background.inc({ task }, n)
 
     if (input.runtimeRegistry) {
       // Copies, not the runtime's own metric objects: prom-client renames counters

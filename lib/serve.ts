@@ -1,62 +1,148 @@
 // What every entry that runs its own server (Node, Bun, Deno) does around it:
 // start, or say in one line why not; sweep expired components while it runs;
-// and close on SIGTERM or SIGINT. Runtime-neutral: each entry hands in its own
-// way to exit and to stop its server.
+// and on SIGTERM or SIGINT stop taking requests, answer those in flight, and
+// close. Runtime-neutral: each entry hands in its own way to listen and to exit.
+import type { Hono } from 'hono'
+import { inBackground } from './background.ts'
+import { configureLogging, logger } from './logging.ts'
 import { checkExposure, loadSettings, type Settings, StartError } from './settings.ts'
 import type { Store } from './stores/store.ts'
 
-export interface Started<S extends Store> {
-  settings: Settings
-  store: S
-}
+/** How long a stop waits for the requests in flight before it closes their connections. */
+export const DRAIN_SECONDS = 10
+/** How long a stop still takes connections, at most, for those already on their way. */
+const LAME_DUCK_MS = 1000
+/** A stop is done once no request has been in flight for this long: those already sent on open connections are read by then. */
+const DRAIN_QUIET_MS = 200
+const DRAIN_POLL_MS = 20
 
-/** Settings from env, checked, and the store opened; on a StartError, one line on stderr and exit 1. */
-export async function start<S extends Store>(
-  env: Record<string, unknown>,
-  openStore: (settings: Settings) => S | Promise<S>,
-  exit: (code: number) => never,
-): Promise<Started<S>> {
-  try {
-    const settings = loadSettings(env)
-    checkExposure(settings)
-    return { settings, store: await openStore(settings) }
-  } catch (error) {
-    if (!(error instanceof StartError)) throw error
-    console.error(`pulsegate: ${error.message}`)
-    return exit(1)
+/** Resolve once `inFlight()` has been 0 for DRAIN_QUIET_MS, or at `deadline`. */
+async function untilQuiet(inFlight: () => number, deadline: number): Promise<void> {
+  for (let quiet = 0; quiet < DRAIN_QUIET_MS && Date.now() < deadline; quiet = inFlight() > 0 ? 0 : quiet + DRAIN_POLL_MS) {
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS))
   }
 }
 
-export interface Serving {
-  /** The sweep timer, for runtimes that must be told it should not keep them alive. */
-  sweeper: ReturnType<typeof setInterval>
-  shutdown: (signal: string) => Promise<void>
+/** A server that listens. */
+export interface Listening {
+  hostname: string
+  port: number
+  /** Stop taking connections (keeping those open, so that requests already sent are read and answered). */
+  stopAccepting(): Promise<void>
+  /** Close whatever is still open. */
+  close(): void
 }
 
-/** Sweep every SWEEP_SECONDS; shutdown() stops the server, closes the store and exits 0, once. */
-export function whileServing(
-  { settings, store }: Started<Store>,
-  stopServer: () => unknown,
-  exit: (code: number) => never,
-): Serving {
-  const sweeper = setInterval(() => void store.sweep(Date.now()), settings.sweepSeconds * 1000)
-  let closing = false
-  return {
-    sweeper,
-    async shutdown(signal) {
-      if (closing) return
-      closing = true
-      console.log(`pulsegate: ${signal}, closing`)
-      clearInterval(sweeper)
-      // Every acknowledged heartbeat is already committed; closing only tidies up.
-      await stopServer()
-      await store.close()
-      exit(0)
-    },
+/** The app's fetch, as a runtime's server calls it. */
+export type Fetch = (request: Request, ...rest: any[]) => Response | Promise<Response>
+
+/** What an entry hands in: its runtime's ways to open a store, listen, be told of a signal, and exit. */
+export interface Entry<S extends Store> {
+  env: Record<string, unknown>
+  openStore: (settings: Settings) => S | Promise<S>
+  app: (settings: Settings, store: S) => Hono<any>
+  /** Resolve once listening; reject with the runtime's own error. */
+  listen: (fetch: Fetch, settings: Settings) => Promise<Listening>
+  onSignal: (signal: 'SIGTERM' | 'SIGINT', handler: () => void) => void
+  /** Let a timer not keep the process alive. */
+  unref: (timer: ReturnType<typeof setInterval>) => void
+  exit: (code: number) => never
+}
+
+/** Why a server could not listen, in one line. The runtimes spell their errors two ways: Node's codes, Deno's names. */
+export function listenFailure(error: unknown, { host, port }: Pick<Settings, 'host' | 'port'>): string {
+  const { code, name, message } = error as { code?: string; name?: string; message?: string }
+  const where = `${host}:${port}`
+  switch (code ?? name) {
+    case 'EADDRINUSE':
+    case 'AddrInUse':
+      return `cannot listen on ${where}: the port is in use (is another server on it?); set PORT to another port`
+    case 'EADDRNOTAVAIL':
+    case 'AddrNotAvailable':
+      return `cannot listen on ${host}: it is not an address of this machine; set HOST to one that is, or 0.0.0.0`
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot listen on ${host}: no such host; set HOST to an address of this machine`
+    case 'EACCES':
+    case 'PermissionDenied':
+      return `cannot listen on ${where}: permission denied (a port below 1024 needs privileges)`
   }
+  // Deno names an unknown host only in the message.
+  if (/lookup|resolve|not known/i.test(message ?? '')) return `cannot listen on ${host}: no such host; set HOST to an address of this machine`
+  return `cannot listen on ${where}: ${message ?? String(error)}`
 }
 
 /** The line tests and people wait for: said once the server takes requests and signals. */
 export function listening(hostname: string, port: number, settings: Settings): string {
   return `pulsegate listening on http://${hostname}:${port} (data in ${settings.dataDir})`
+}
+
+/**
+ * Run a server: settings from env, checked; the store opened; the app served.
+ * Every reason not to start is one line on stderr and exit code 1. While it
+ * runs, expired components are swept, and nothing the sweep meets can end the
+ * process. SIGTERM and SIGINT stop it cleanly, once.
+ */
+export async function run<S extends Store>(entry: Entry<S>): Promise<void> {
+  const fail = (message: string): never => {
+    console.error(`pulsegate: ${message}`)
+    return entry.exit(1)
+  }
+  let settings: Settings
+  let store: S
+  try {
+    settings = loadSettings(entry.env)
+    checkExposure(settings)
+    configureLogging({ severity: settings.logSeverity, format: settings.logFormat })
+    store = await entry.openStore(settings)
+  } catch (error) {
+    if (!(error instanceof StartError)) throw error
+    return fail(error.message)
+  }
+  // Requests being answered, and whether a stop has begun: then every answer closes its connection.
+  let active = 0
+  let stopping = false
+  const app = entry.app(settings, store)
+  const fetch: Fetch = async (request, ...rest) => {
+    active++
+    try {
+      const response = await app.fetch(request, ...rest)
+      if (stopping) response.headers.set('Connection', 'close')
+      return response
+    } finally {
+      active--
+    }
+  }
+  let server: Listening
+  try {
+    server = await entry.listen(fetch, settings)
+  } catch (error) {
+    await store.close().catch(() => {})
+    return fail(listenFailure(error, settings))
+  }
+
+  const sweeper = setInterval(() => void inBackground('sweep', () => store.sweep(Date.now())), settings.sweepSeconds * 1000)
+  entry.unref(sweeper)
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info(`pulsegate: ${signal}, closing`)
+    clearInterval(sweeper)
+    // Every acknowledged heartbeat is already stored: what a stop owes is an answer to what was
+    // asked. For a moment it still takes the connections that were already on their way (closing
+    // a listener resets those it has not accepted yet), then it stops taking any and answers what
+    // is in flight, each answer closing its connection, until nothing has been asked for a while.
+    // All within the grace; then whatever is left is closed.
+    const deadline = Date.now() + DRAIN_SECONDS * 1000
+    await untilQuiet(() => active, Math.min(deadline, Date.now() + LAME_DUCK_MS))
+    await server.stopAccepting()
+    await untilQuiet(() => active, deadline)
+    server.close()
+    await store.close().catch((error: unknown) => logger.error('pulsegate: closing the store failed', { error }))
+    entry.exit(0)
+  }
+  entry.onSignal('SIGTERM', () => void stop('SIGTERM'))
+  entry.onSignal('SIGINT', () => void stop('SIGINT'))
+  // Said last, once the signals are handled too: "listening" means ready for everything.
+  console.log(listening(server.hostname, server.port, settings))
 }

@@ -1,6 +1,7 @@
 // Settings come from env vars (wrangler vars and secrets on Workers) and are
 // validated once at start: a bad value stops the start with a message naming it.
 import { z } from 'zod'
+import { DIAGNOSTICS_SCHEMA, type DiagnosticsSettings, checkTlsPair, diagnosticsSettings } from './diagnostics-settings.ts'
 import type { Limits } from './limits.ts'
 import type { ReadinessSettings } from './readiness.ts'
 
@@ -8,16 +9,24 @@ const cap = (fallback: number) => z.coerce.number().int().min(0).default(fallbac
 const seconds = (fallback: number) => z.coerce.number().finite().min(0).default(fallback)
 // A token setting may hold several tokens, comma-separated, so one can be rotated without downtime.
 // A bearer token must be token68 (RFC 7235), or no Authorization header could carry it.
+// A value that lists no token at all (",") is refused: it would turn authentication off without a word.
 const tokens = z
   .string()
   .optional()
+  .refine((value) => value === undefined || value.split(',').some((t) => t.trim() !== ''), {
+    message: 'lists no token (only commas and blanks); unset it to run without one',
+  })
   .transform((value) => (value ?? '').split(',').map((t) => t.trim()).filter(Boolean))
   .refine((list) => list.every((t) => /^[A-Za-z0-9._~+/-]+=*$/.test(t)), {
     message: 'a token may hold only letters, digits and . _ ~ + / - (then = padding)',
   })
 
+const { LOG_SEVERITY, LOG_FORMAT, ...processDiagnostics } = DIAGNOSTICS_SCHEMA
+
 /** What every runtime reads. */
 const commonSettings = {
+  LOG_SEVERITY,
+  LOG_FORMAT,
   HEARTBEAT_TOKEN: tokens,
   METRICS_TOKEN: tokens,
   RECOVERY_SECONDS: seconds(10),
@@ -37,6 +46,7 @@ const serverSettings = {
   SWEEP_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
   ALLOW_UNAUTHENTICATED: z.enum(['true', 'false']).default('false'),
   SQLITE_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
+  ...processDiagnostics,
 }
 
 /** What only Cloudflare Workers read. */
@@ -64,7 +74,7 @@ const defaults = {
   workers: z.object(serverSettings).parse({}),
 }
 
-export interface Settings extends ReadinessSettings {
+export interface Settings extends ReadinessSettings, DiagnosticsSettings {
   port: number
   host: string
   dataDir: string
@@ -110,6 +120,8 @@ export function loadSettings(env: Record<string, unknown> = {}, runtime: Runtime
     throw new SettingsError(`invalid setting ${problems.join('; ')}`)
   }
   const s = { ...defaults[runtime], ...result.data } as z.infer<typeof schemas.server> & z.infer<typeof schemas.workers>
+  const tlsProblem = checkTlsPair(s)
+  if (tlsProblem) throw new SettingsError(`invalid setting ${tlsProblem}`)
   return {
     port: s.PORT,
     host: s.HOST,
@@ -131,6 +143,7 @@ export function loadSettings(env: Record<string, unknown> = {}, runtime: Runtime
     },
     allowUnauthenticated: s.ALLOW_UNAUTHENTICATED === 'true',
     synchronous: s.SQLITE_SYNCHRONOUS,
+    ...diagnosticsSettings(s),
   }
 }
 

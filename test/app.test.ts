@@ -210,7 +210,7 @@ describe('POST /v1/heartbeat', () => {
     const res = await post([{ agent: 'a', status: 'degraded' }, { agent: 'c', status: 'ok' }])
     expect(res.status).toBe(422)
     expect(await res.json()).toEqual({
-      error: { code: 'too_many_agents', message: 'the fleet already has 2 agents (MAX_AGENTS); nothing was stored' },
+      error: { code: 'too_many_agents', message: 'the fleet has 2 agents and this batch adds 1; MAX_AGENTS is 2; nothing was stored' },
     })
     expect((await post({ agent: 'b', status: 'ok', version: '2' })).status).toBe(422)
     expect((await store.snapshot(now)).records.map((r) => r.state)).toEqual(['ok', 'ok'])

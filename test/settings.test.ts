@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { checkExposure, isLoopback, loadSettings, SettingsError } from '../lib/settings.ts'
 
+/** Logs, traces and profiles (lib/diagnostics-settings.ts, tested in test/diagnostics-settings.test.ts), at their defaults. */
+const DIAGNOSTICS = {
+  logSeverity: 'info', logFormat: 'text', debug: false,
+  tracing: { exporter: undefined, samplingRatePerMillion: 0, caFile: undefined, clientCertFile: undefined, clientKeyFile: undefined },
+}
+
 describe('settings', () => {
   it('has the documented defaults', () => {
     expect(loadSettings({})).toEqual({
@@ -10,6 +16,7 @@ describe('settings', () => {
       limits: { maxAgents: 10_000, maxComponentsPerAgent: 32, maxVersions: 100, ratePerSecond: 10 },
       allowUnauthenticated: false,
       synchronous: 'FULL',
+      ...DIAGNOSTICS,
     })
   })
 
@@ -27,6 +34,7 @@ describe('settings', () => {
       limits: { maxAgents: 0, maxComponentsPerAgent: 2, maxVersions: 3, ratePerSecond: 0.5 },
       allowUnauthenticated: true,
       synchronous: 'NORMAL',
+      ...DIAGNOSTICS,
     })
   })
 
@@ -54,6 +62,8 @@ describe('settings', () => {
     ['ALLOW_UNAUTHENTICATED', 'yes'],
     ['SQLITE_SYNCHRONOUS', 'OFF'],
     ['HEARTBEAT_TOKEN', 'pa$$word!'],
+    ['HEARTBEAT_TOKEN', ','],
+    ['METRICS_TOKEN', ' , ,'],
     ['METRICS_TOKEN', 'good,with space'],
   ])('stops on %s=%s with a message naming it', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError)

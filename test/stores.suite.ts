@@ -302,6 +302,20 @@ export function storeSuite(
         expect((await store.apply([hb('a', 'degraded', { component: 'two' })], at(1)))[0]!.state).toBe('degraded')
       })
 
+      it('says in a refusal how many there are, how many the batch adds, and the cap', async () => {
+        const store = await capped({ maxAgents: 3, maxComponentsPerAgent: 2, maxVersions: 1 })
+        await store.apply([hb('a', 'ok', { version: '1.0' })], at(0))
+        await expect(store.apply([hb('a', 'ok', { component: 'x' }), hb('a', 'ok', { component: 'y' })], at(1))).rejects.toThrow(
+          'agent a has 1 component and this batch adds 2; MAX_COMPONENTS_PER_AGENT is 2',
+        )
+        await expect(store.apply([hb('b', 'ok', { version: '2.0' })], at(1))).rejects.toThrow(
+          'the fleet reports 1 version and this batch adds 1; MAX_VERSIONS is 1',
+        )
+        await expect(store.apply([hb('b', 'ok'), hb('c', 'ok'), hb('d', 'ok'), hb('d', 'ok', { component: 'x' })], at(1))).rejects.toThrow(
+          'the fleet has 1 agent and this batch adds 3; MAX_AGENTS is 3',
+        )
+      })
+
       it('refuses a version past MAX_VERSIONS, but not one already reported', async () => {
         const store = await capped({ maxVersions: 2 })
         await store.apply([hb('a', 'ok', { version: '1.0' }), hb('b', 'ok', { version: '2.0' })], at(0))

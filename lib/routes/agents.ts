@@ -7,6 +7,7 @@ import { type AgentView, type ComponentView, describeAgent } from '../fleet.ts'
 import { MAX_BODY_BYTES, heartbeatBodySchema } from '../heartbeat.ts'
 import { requireJson, limitBody, requireToken } from '../http.ts'
 import { LimitError } from '../limits.ts'
+import { logOnce } from '../logging.ts'
 import type { AppEnv, RouteDeps } from './deps.ts'
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -71,7 +72,8 @@ export function agentRoutes({ store, settings, clock, views, count }: RouteDeps)
         records = await store.apply(c.req.valid('json'), clock())
       } catch (error) {
         if (error instanceof LimitError) throw error
-        console.error(error)
+        // A store that keeps failing (a full disk) says so once a minute, with its cause: not a stack per request.
+        logOnce('heartbeat write', error)
         throw new ApiError(503, 'store_unavailable', 'the heartbeat was not stored; retry', { headers: { 'Retry-After': '1' } })
       }
       const results = records.map((r) => ({ agent: r.agent, component: r.component, state: r.state }))

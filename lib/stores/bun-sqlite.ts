@@ -19,5 +19,5 @@ function adapt(db: Database): SqlDatabase {
 }
 
 export function openBunSqliteStore(options: SqliteOptions, settings: EngineSettings): Promise<Engine> {
-  return openSqliteFile(options, settings, (path) => adapt(new Database(path, { create: true })))
+  return openSqliteFile(options, settings, (path) => adapt(new Database(path, { create: true })), 'bun')
 }

@@ -14,9 +14,10 @@
 // getMany() reads ≤ 10 keys. A commit holds at most 100 heartbeats
 // (maxHeartbeatsPerCommit): ≤ 100 records of a few KiB each, a few counters, the
 // sequence and one log value of keys.
+import { DataDirError, lockDataDir, prepareDataDir, watchFile } from './data-dir.ts'
 import { Engine, type EngineSettings } from './engine.ts'
 import type { Driver, Entry, Kind, KeyRange, Write } from './driver.ts'
-import { StartError } from '../settings.ts'
+import { openNodeSqlite } from './node-sqlite.ts'
 
 export const KV_FILE = 'pulsegate.kv'
 
@@ -36,42 +37,64 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out
 }
 
-export class KvOpenError extends StartError {
-  name = 'KvOpenError'
-}
 
 export interface DenoKvOptions {
   /** Folder of the KV file; leave it out on Deno Deploy, whose KV has no path. */
   dataDir?: string | undefined
 }
 
+/**
+ * Open DATA_DIR's KV file (held against a second server, as every runtime holds
+ * its data directory: data-dir.ts), or, on Deno Deploy, the deployment's KV.
+ */
 export async function openDenoKvStore(options: DenoKvOptions, settings: EngineSettings): Promise<Engine> {
-  const path = options.dataDir === undefined ? undefined : `${options.dataDir}/${KV_FILE}`
-  let kv: Deno.Kv
+  if (options.dataDir === undefined) return openDenoKvEngine(await Deno.openKv(), settings)
+  const path = `${options.dataDir}/${KV_FILE}`
+  prepareDataDir(options.dataDir)
+  const release = lockDataDir(options.dataDir, openNodeSqlite, 'deno')
   try {
-    if (options.dataDir !== undefined) await Deno.mkdir(options.dataDir, { recursive: true })
-    kv = await Deno.openKv(path)
+    let kv: Deno.Kv
+    try {
+      kv = await Deno.openKv(path)
+    } catch (error) {
+      throw new DataDirError(`cannot open Deno KV at ${path}: ${(error as Error).message}`)
+    }
+    return await openDenoKvEngine(kv, settings, { verify: watchFile(path), release })
   } catch (error) {
-    throw new KvOpenError(`cannot open Deno KV${path ? ` at ${path}` : ''}: ${(error as Error).message}`)
+    release()
+    throw error
   }
-  return openDenoKvEngine(kv, settings)
+}
+
+export interface DenoKvDriverOptions {
+  /** Throws when the KV file is no longer the one opened (see Driver.verify). */
+  verify?: () => void
+  /** Let go of the data directory's lock, once the KV is closed. */
+  release?: () => void
 }
 
 /** An engine over an open Deno KV (several of them on one KV act as several isolates). */
-export async function openDenoKvEngine(kv: Deno.Kv, settings: EngineSettings): Promise<Engine> {
+export async function openDenoKvEngine(kv: Deno.Kv, settings: EngineSettings, options: DenoKvDriverOptions = {}): Promise<Engine> {
   await migrateKeys(kv)
   // Deno Deploy gives no turn-of-the-loop hook; a timer of 0 lets concurrent requests queue together.
-  return Engine.open(new DenoKvDriver(kv), settings, { storeTrafficCounters: true, groupCommit: (flush) => setTimeout(flush, 0) })
+  const driver = new DenoKvDriver(kv, options)
+  return Engine.open(driver, settings, { storeTrafficCounters: true, groupCommit: (flush) => setTimeout(flush, 0) })
 }
 
 export class DenoKvDriver implements Driver {
   readonly maxHeartbeatsPerCommit = 100
   private readonly kv: Deno.Kv
+  private readonly options: DenoKvDriverOptions
   /** The sequence last read or written, and the versionstamp it had then. */
   private known = { sequence: 0, versionstamp: null as string | null }
 
-  constructor(kv: Deno.Kv) {
+  constructor(kv: Deno.Kv, options: DenoKvDriverOptions = {}) {
     this.kv = kv
+    this.options = options
+  }
+
+  async verify(): Promise<void> {
+    this.options.verify?.()
   }
 
   async list(kind: Kind, range: KeyRange = {}): Promise<Entry[]> {
@@ -91,6 +114,7 @@ export class DenoKvDriver implements Driver {
   }
 
   async commit(writes: readonly Write[], sequence: number): Promise<number | false> {
+    this.options.verify?.()
     const next = sequence + 1
     const versionstamp = this.known.sequence === sequence ? this.known.versionstamp : undefined
     if (versionstamp === undefined) return false // not caught up: the engine catches up and plans again
@@ -134,6 +158,7 @@ export class DenoKvDriver implements Driver {
 
   async close(): Promise<void> {
     this.kv.close()
+    this.options.release?.()
   }
 }
 

@@ -69,6 +69,11 @@ export interface Driver {
   /** Read some entries again (after changesSince); a missing one reads as undefined. */
   get?(keys: readonly { kind: Kind; key: string }[]): Promise<(unknown | undefined)[]>
   /**
+   * Check that the backend is still the one opened (a file not deleted or
+   * replaced); throws, saying why, when it is not. Called by every sweep.
+   */
+  verify?(): Promise<void>
+  /**
    * How many heartbeats one commit may hold at most, when the backend limits the
    * size of an atomic write (Deno KV); the engine then splits its groups.
    */

@@ -110,6 +110,7 @@ export class Engine implements Store {
   }
 
   async sweep(now: number): Promise<number> {
+    await this.driver.verify?.()
     const parts = await this.inParts((state, max) => this.planner.sweep(state, now, max))
     return parts.reduce((n, change) => n + (change.counts.get('expired') ?? 0), 0)
   }

@@ -3,7 +3,7 @@
 // plan through its driver and only then applies it to memory. Caps and the rate
 // limit are checked here, so they hold inside the store's atomic section.
 import type { Heartbeat } from '../heartbeat.ts'
-import { type Limits, LimitError, NO_LIMITS, RateLimiter } from '../limits.ts'
+import { type LimitCode, type Limits, LimitError, NO_LIMITS, RateLimiter } from '../limits.ts'
 import { type ComponentRecord, DEFAULT_COMPONENT, type ReadinessSettings, isExpired, isOverdue, next } from '../readiness.ts'
 import { type CounterKey, type FleetState, recordKey } from './fleet-state.ts'
 
@@ -74,6 +74,8 @@ function leaves(change: Change, record: ComponentRecord): void {
 
 export type PlannerSettings = ReadinessSettings & { limits?: Limits | undefined }
 
+type CapCode = Exclude<LimitCode, 'rate_limited'>
+
 export class Planner {
   readonly settings: ReadinessSettings
   private readonly limits: Limits
@@ -101,7 +103,8 @@ export class Planner {
       const planned = delta.upserts.get(key) ?? prior.upserts.get(key)
       const transition = next(planned ?? stored, heartbeat, now, this.settings)
       const { record } = transition
-      this.checkCaps(state, record, stored !== undefined && !transition.expired, planned !== undefined, prior.added, delta.added, now)
+      const broken = this.checkCaps(state, record, stored !== undefined && !transition.expired, planned !== undefined, prior.added, delta.added, now)
+      if (broken) throw this.capError(broken, state, batch, prior, now, record.agent)
       delta.tokens.set(key, (delta.tokens.get(key) ?? 0) + 1)
       delta.upserts.set(key, record)
       delta.results.push(record)
@@ -156,9 +159,10 @@ export class Planner {
   }
 
   /**
-   * Refuse a record that would add an agent, a component or a version past its
-   * cap. Only the rare record that adds one pays anything here; near a cap,
-   * components that expired but were not yet swept are not counted.
+   * The cap a record would break by adding an agent, a component or a version,
+   * if any; else count what it adds. Only the rare record that adds one pays
+   * anything here; near a cap, components that expired but were not yet swept
+   * are not counted.
    */
   private checkCaps(
     state: FleetState,
@@ -168,31 +172,50 @@ export class Planner {
     prior: Change['added'],
     fresh: Change['added'],
     now: number,
-  ): void {
+  ): CapCode | undefined {
     const { maxAgents, maxComponentsPerAgent, maxVersions } = this.limits
     const { agent, version } = record
     if (!stored && !planned) {
       const known = state.hasAgent(agent) || prior.agents.has(agent) || fresh.agents.has(agent)
       const adding = prior.agents.size + fresh.agents.size
       if (!known && maxAgents > 0 && state.agentCount + adding >= maxAgents && state.liveAgents(now) + adding >= maxAgents) {
-        throw new LimitError('too_many_agents', `the fleet already has ${maxAgents} agents (MAX_AGENTS)`)
+        return 'too_many_agents'
       }
       const components = state.componentCount(agent) + (prior.components.get(agent) ?? 0) + (fresh.components.get(agent) ?? 0)
-      if (maxComponentsPerAgent > 0 && components >= maxComponentsPerAgent) {
-        throw new LimitError(
-          'too_many_components',
-          `agent ${agent} already has ${maxComponentsPerAgent} components (MAX_COMPONENTS_PER_AGENT)`,
-        )
-      }
+      if (maxComponentsPerAgent > 0 && components >= maxComponentsPerAgent) return 'too_many_components'
       if (!known) fresh.agents.add(agent)
       fresh.components.set(agent, (fresh.components.get(agent) ?? 0) + 1)
     }
     if (version !== null && !state.hasVersion(version) && !prior.versions.has(version) && !fresh.versions.has(version)) {
-      if (maxVersions > 0 && state.versionCount + prior.versions.size + fresh.versions.size >= maxVersions) {
-        throw new LimitError('too_many_versions', `the fleet already reports ${maxVersions} versions (MAX_VERSIONS)`)
-      }
+      if (maxVersions > 0 && state.versionCount + prior.versions.size + fresh.versions.size >= maxVersions) return 'too_many_versions'
       fresh.versions.add(version)
     }
+    return undefined
+  }
+
+  /** The refusal of a batch past a cap, with the real numbers: how many there are, how many the batch adds, the cap. */
+  private capError(code: CapCode, state: FleetState, batch: readonly Heartbeat[], prior: Change, now: number, agent: string): LimitError {
+    const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
+    const fresh = (key: string) => {
+      const record = state.records.get(key)
+      return (!record || isExpired(record, now, this.settings)) && !prior.upserts.has(key)
+    }
+    const { maxAgents, maxComponentsPerAgent, maxVersions } = this.limits
+    if (code === 'too_many_agents') {
+      const adds = new Set(batch.map((h) => h.agent).filter((a) => !state.hasAgent(a) && !prior.added.agents.has(a))).size
+      const has = state.liveAgents(now) + prior.added.agents.size
+      return new LimitError(code, `the fleet has ${count(has, 'agent', 'agents')} and this batch adds ${adds}; MAX_AGENTS is ${maxAgents}`)
+    }
+    if (code === 'too_many_components') {
+      const keys = batch.filter((h) => h.agent === agent).map((h) => recordKey(agent, h.component ?? DEFAULT_COMPONENT))
+      const adds = new Set(keys.filter(fresh)).size
+      const has = state.agentRecords(agent, now).length + (prior.added.components.get(agent) ?? 0)
+      return new LimitError(code, `agent ${agent} has ${count(has, 'component', 'components')} and this batch adds ${adds}; MAX_COMPONENTS_PER_AGENT is ${maxComponentsPerAgent}`)
+    }
+    const versions = batch.flatMap((h) => (h.version === undefined ? [] : [h.version]))
+    const adds = new Set(versions.filter((v) => !state.hasVersion(v) && !prior.added.versions.has(v))).size
+    const has = state.versionCount + prior.added.versions.size
+    return new LimitError(code, `the fleet reports ${count(has, 'version', 'versions')} and this batch adds ${adds}; MAX_VERSIONS is ${maxVersions}`)
   }
 
   private checkRate(prior: Change, delta: Change): void {

@@ -47,15 +47,27 @@ export interface SqlWriter {
   close(): Promise<void>
 }
 
+export interface SqlDriverOptions {
+  writer?: SqlWriter | undefined
+  /** Throws when the database is no longer the one opened (see Driver.verify); checked before every commit too. */
+  verify?: (() => void) | undefined
+  /** Let go of what the database was opened with (the data directory's lock). */
+  release?: (() => void) | undefined
+}
+
 export class SqlDriver implements Driver {
   private readonly db: SqlDatabase
-  private readonly writer: SqlWriter | undefined
+  private readonly options: SqlDriverOptions
 
-  constructor(db: SqlDatabase, writer?: SqlWriter) {
+  constructor(db: SqlDatabase, options: SqlDriverOptions = {}) {
     this.db = db
-    this.writer = writer
+    this.options = options
     db.exec(SCHEMA)
     migrateTables(db)
+  }
+
+  async verify(): Promise<void> {
+    this.options.verify?.()
   }
 
   async list(kind: Kind, range: KeyRange = {}): Promise<Entry[]> {
@@ -80,14 +92,19 @@ export class SqlDriver implements Driver {
   }
 
   async commit(writes: readonly Write[]): Promise<number> {
-    if (this.writer) await this.writer.write(writes)
-    else writeEntries(this.db, writes)
+    // A writer thread checks the file itself, where it writes.
+    if (this.options.writer) await this.options.writer.write(writes)
+    else {
+      this.options.verify?.()
+      writeEntries(this.db, writes)
+    }
     return 0
   }
 
   async close(): Promise<void> {
-    await this.writer?.close()
+    await this.options.writer?.close()
     this.db.close()
+    this.options.release?.()
   }
 }
 

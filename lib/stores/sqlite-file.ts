@@ -1,6 +1,6 @@
 // Opening a SQLite file pulsegate owns, shared by the node:sqlite and bun:sqlite drivers.
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { checkFile, lockDataDir, prepareDataDir, watchFile } from './data-dir.ts'
 import { Engine, type EngineSettings } from './engine.ts'
 import { type SqlDatabase, SqlDriver, type SqlWriter } from './sql.ts'
 import { StartError } from '../settings.ts'
@@ -48,7 +48,8 @@ export function prepareFile(db: SqlDatabase, path: string, synchronous: Synchron
 }
 
 /**
- * Open the data dir's database through a binding's `connect`, check it is
+ * Open the data dir's database through a binding's `connect`: make and check
+ * DATA_DIR, hold it against a second server (data-dir.ts), check the file is
  * pulsegate's, tune it, and serve it through the engine, with group commit.
  * With `writer`, commits go to a connection of its own (another thread) once
  * the file is checked, tuned and read.
@@ -57,17 +58,28 @@ export function openSqliteFile(
   options: SqliteOptions,
   settings: EngineSettings,
   connect: (path: string) => SqlDatabase,
+  runtime: string,
   writer?: (path: string, synchronous: Synchronous) => SqlWriter,
 ): Promise<Engine> {
-  let path = ':memory:'
-  if (options.dataDir !== ':memory:') {
-    mkdirSync(options.dataDir, { recursive: true })
-    path = join(options.dataDir, DATABASE_FILE)
-  }
   const synchronous = options.synchronous ?? 'FULL'
-  const db = connect(path)
-  prepareFile(db, path, synchronous)
-  // A :memory: database is its connection: only that one can write it.
-  const driver = new SqlDriver(db, writer && path !== ':memory:' ? writer(path, synchronous) : undefined)
-  return Engine.open(driver, settings, { groupCommit: setImmediate })
+  if (options.dataDir === ':memory:') {
+    // A :memory: database is its connection: only that one can write it, and nothing else can share it.
+    const db = connect(':memory:')
+    prepareFile(db, ':memory:', synchronous)
+    return Engine.open(new SqlDriver(db), settings, { groupCommit: setImmediate })
+  }
+  prepareDataDir(options.dataDir)
+  const release = lockDataDir(options.dataDir, connect, runtime)
+  try {
+    const path = join(options.dataDir, DATABASE_FILE)
+    checkFile(path)
+    const db = connect(path)
+    prepareFile(db, path, synchronous)
+    const verify = watchFile(path)
+    const driver = new SqlDriver(db, { writer: writer?.(path, synchronous), verify, release })
+    return Engine.open(driver, settings, { groupCommit: setImmediate })
+  } catch (error) {
+    release()
+    throw error
+  }
 }

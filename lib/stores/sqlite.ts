@@ -3,40 +3,15 @@
 // run on a writer thread with a connection of its own (sqlite-writer.ts), and the
 // event loop serves other requests meanwhile. Those that arrive while a commit is
 // under way share the next one. A heartbeat is still answered only once committed.
-import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { openSqliteFile, type SqliteOptions, type Synchronous } from './sqlite-file.ts'
 import type { Write } from './driver.ts'
 import type { Engine, EngineSettings } from './engine.ts'
-import type { SqlDatabase, SqlValue, SqlWriter } from './sql.ts'
+import { openNodeSqlite } from './node-sqlite.ts'
+import type { SqlWriter } from './sql.ts'
 
 export { DATABASE_FILE, type SqliteOptions } from './sqlite-file.ts'
-
-export function adapt(db: DatabaseSync): SqlDatabase {
-  const statements = new Map<string, StatementSync>()
-  const prepared = (sql: string) => {
-    let statement = statements.get(sql)
-    if (!statement) statements.set(sql, (statement = db.prepare(sql)))
-    return statement
-  }
-  return {
-    exec: (sql) => db.exec(sql),
-    run: (sql, params) => void prepared(sql).run(...params),
-    all: (sql, params: readonly SqlValue[] = []) => prepared(sql).all(...params),
-    transaction(fn) {
-      db.exec('BEGIN IMMEDIATE')
-      try {
-        fn()
-        db.exec('COMMIT')
-      } catch (error) {
-        if (db.isTransaction) db.exec('ROLLBACK')
-        throw error
-      }
-    },
-    close: () => db.close(),
-  }
-}
 
 /** The answer of the writer thread to one commit. */
 export interface WriterAnswer {
@@ -80,5 +55,5 @@ function writerThread(path: string, synchronous: Synchronous): SqlWriter {
 }
 
 export function openSqliteStore(options: SqliteOptions, settings: EngineSettings): Promise<Engine> {
-  return openSqliteFile(options, settings, (path) => adapt(new DatabaseSync(path)), writerThread)
+  return openSqliteFile(options, settings, openNodeSqlite, 'node', writerThread)
 }
