@@ -376,7 +376,7 @@ export function benchmarksMarkdown(r: Results, chartPath: string): string {
       ? ['† pulsegate did not compress when asked for gzip (no `Content-Encoding: gzip`): the gzip bytes are what gzip of its body would be (node:zlib, default level), and its gzip time is that of the plain body.']
       : []),
     '⚠ marks a run with non-2xx answers or socket errors (timeouts included; wrk waits 10 s): its numbers count only what succeeded.',
-    'pulsegate runs with `MAX_AGENTS=1000000` and `RATE_LIMIT_PER_SECOND=1000000`: the limits are checked as usual but never reached (the default cap of 10k agents would refuse the 100k fleet; a small fleet under load gets more than the default 10 heartbeats a second per agent). Everything else is default, `SQLITE_SYNCHRONOUS=FULL` included.',
+    'pulsegate runs with `MAX_AGENTS=1000000`, `MAX_COMPONENTS=0` and `RATE_LIMIT_PER_SECOND=1000000`: the limits are checked as usual but never reached (the default caps of 10k agents and 50k components would refuse the 100k fleet; a small fleet under load gets more than the default 10 heartbeats a second per agent). The deployed shape keeps the default rate limit, its fleet staying under it. Everything else is default, `SQLITE_SYNCHRONOUS=FULL` included.',
     'The populating heartbeats state `interval_seconds: 86400` (sticky), so no agent goes overdue during a long run; the load itself sends the minimal `{"agent":"agent-N","status":"ok"}`.',
     ...(r.workers.fleet === undefined
       ? []

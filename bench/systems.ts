@@ -156,10 +156,11 @@ async function startPushgateway(kind: Kind, flags: string[]): Promise<Running> {
 
 /**
  * pulsegate's abuse limits stay on (their checks are part of the cost of a heartbeat)
- * but so high that they never trigger: the default cap of 10k agents would refuse the
- * 100k fleet, and a cycling load sends each agent more than the default 10 beats/s.
+ * but so high that they never trigger: the default caps of 10k agents and 50k
+ * components would refuse the 100k fleet, and a cycling load sends each agent more
+ * than the default 10 beats/s.
  */
-export const PULSEGATE_LIMITS = { MAX_AGENTS: '1000000', RATE_LIMIT_PER_SECOND: '1000000' }
+export const PULSEGATE_LIMITS = { MAX_AGENTS: '1000000', MAX_COMPONENTS: '0', RATE_LIMIT_PER_SECOND: '1000000' }
 
 /**
  * The shape a deployment off loopback has: a bearer token on every heartbeat, the
@@ -214,7 +215,7 @@ export function start(kind: Kind): Promise<Running> {
     case 'pulsegate-deployed': {
       const dataDir = mkdtempSync(join(tmpdir(), 'pulsegate-bench-'))
       // MAX_AGENTS is sized for the fleet, as a deployment would; the rate limit is the default.
-      const env = { DATA_DIR: dataDir, EXPIRE_SECONDS: '0', MAX_AGENTS: '1000000', HEARTBEAT_TOKEN: DEPLOYED_TOKEN }
+      const env = { DATA_DIR: dataDir, EXPIRE_SECONDS: '0', MAX_AGENTS: '1000000', MAX_COMPONENTS: '0', HEARTBEAT_TOKEN: DEPLOYED_TOKEN }
       return startNode(kind, 'functions/node.ts', env, dataDir)
     }
     case 'pushgateway':

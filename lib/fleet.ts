@@ -1,6 +1,7 @@
 // What readers see: stored records observed at `now`, grouped per agent, and
 // aggregated with Teleport's rule. Pure, like lib/readiness.ts.
 import { type FleetSummary, summaryOf } from './agent-states.ts'
+import { forEachInSlices } from './slices.ts'
 import {
   type ComponentRecord,
   type ReadinessSettings,
@@ -63,20 +64,56 @@ export function viewComponent(record: ComponentRecord, now: number, settings: Re
 }
 
 export function viewFleet(records: Iterable<ComponentRecord>, now: number, settings: ReadinessSettings): FleetView {
-  const grouped = new Map<string, ComponentView[]>()
-  let overdue = 0
-  let validUntil = Infinity
-  for (const record of records) {
-    const view = viewComponent(record, now, settings)
-    if (view.overdue) overdue++
-    else validUntil = Math.min(validUntil, view.deadline)
-    const list = grouped.get(record.agent)
-    if (list) list.push(view)
-    else grouped.set(record.agent, [view])
+  const building = new FleetViewBuilder(now, settings)
+  for (const record of records) building.add(record)
+  return building.finish(building.agentIds().map((agent) => building.agent(agent)))
+}
+
+/**
+ * The same view, built in slices with the event loop let through between them:
+ * for a large fleet, where one pass would hold up every probe for a while.
+ */
+export async function viewFleetInSlices(records: Iterable<ComponentRecord>, now: number, settings: ReadinessSettings): Promise<FleetView> {
+  const building = new FleetViewBuilder(now, settings)
+  await forEachInSlices(records, (record) => building.add(record))
+  const agents: AgentView[] = []
+  await forEachInSlices(building.agentIds(), (agent) => agents.push(building.agent(agent)))
+  return building.finish(agents)
+}
+
+/** A fleet view, one record at a time: records seen at `now`, grouped per agent. */
+class FleetViewBuilder {
+  private readonly grouped = new Map<string, ComponentView[]>()
+  private overdue = 0
+  private validUntil = Infinity
+  private readonly now: number
+  private readonly settings: ReadinessSettings
+
+  constructor(now: number, settings: ReadinessSettings) {
+    this.now = now
+    this.settings = settings
   }
-  const agents = [...grouped.keys()].sort(compare).map((agent) => viewAgent(agent, grouped.get(agent)!))
-  const state = aggregate(agents.map((a) => a.state))
-  return { agents, state, overdue, validUntil }
+
+  add(record: ComponentRecord): void {
+    const view = viewComponent(record, this.now, this.settings)
+    if (view.overdue) this.overdue++
+    else this.validUntil = Math.min(this.validUntil, view.deadline)
+    const list = this.grouped.get(record.agent)
+    if (list) list.push(view)
+    else this.grouped.set(record.agent, [view])
+  }
+
+  agentIds(): string[] {
+    return [...this.grouped.keys()].sort(compare)
+  }
+
+  agent(agent: string): AgentView {
+    return viewAgent(agent, this.grouped.get(agent)!)
+  }
+
+  finish(agents: AgentView[]): FleetView {
+    return { agents, state: aggregate(agents.map((a) => a.state)), overdue: this.overdue, validUntil: this.validUntil }
+  }
 }
 
 /** One agent from its own records (none: undefined), without looking at the rest of the fleet. */

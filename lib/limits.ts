@@ -8,13 +8,15 @@ export interface Limits {
   maxAgents: number
   /** Components of one agent (MAX_COMPONENTS_PER_AGENT); 0 = no cap. */
   maxComponentsPerAgent: number
+  /** Components of the whole fleet (MAX_COMPONENTS): what bounds memory, and the time a restart takes to read them; 0 = no cap. */
+  maxComponents: number
   /** Distinct reported versions across the fleet (MAX_VERSIONS); 0 = no cap. */
   maxVersions: number
   /** Heartbeats per second per component, with as large a burst (RATE_LIMIT_PER_SECOND); 0 = off. */
   ratePerSecond: number
 }
 
-export const NO_LIMITS: Limits = { maxAgents: 0, maxComponentsPerAgent: 0, maxVersions: 0, ratePerSecond: 0 }
+export const NO_LIMITS: Limits = { maxAgents: 0, maxComponentsPerAgent: 0, maxComponents: 0, maxVersions: 0, ratePerSecond: 0 }
 
 export type LimitCode = 'too_many_agents' | 'too_many_components' | 'too_many_versions' | 'rate_limited'
 

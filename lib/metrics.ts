@@ -4,7 +4,8 @@
 // alerts work unchanged.
 import { Counter, Gauge, Registry, type RegistryContentType } from 'prom-client'
 import { backgroundFailures } from './background.ts'
-import type { FleetView } from './fleet.ts'
+import type { AgentView, ComponentView, FleetView } from './fleet.ts'
+import { SLICE, forEachInSlices } from './slices.ts'
 import { STATE_VALUE, type State } from './readiness.ts'
 import { type Counters, recordKey } from './stores/store.ts'
 
@@ -89,7 +90,8 @@ export const TEXT_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE
 
 export interface Exposition {
-  body: string
+  /** The body, in pieces a server can send one at a time. */
+  chunks: string[]
   contentType: string
 }
 
@@ -122,41 +124,55 @@ function fleetTotals(view: FleetView): FleetTotals {
 
 export type MetricsRenderer = (input: ScrapeInput, openMetrics: boolean) => Promise<Exposition>
 
+function* componentsOf(view: FleetView): Iterable<[AgentView, ComponentView]> {
+  for (const agent of view.agents) for (const c of agent.components) yield [agent, c]
+}
+
 /**
  * Build a renderer for one app. prom-client renders every family but the two
  * with a series per component (process_state and the last heartbeat time):
  * those are written here in the same exposition syntax, from label strings
- * escaped once per component and kept between scrapes, and the whole block is
- * kept for as long as the fleet view it came from. A scrape of an unchanged
- * fleet of 100k components then costs the few small families only.
+ * escaped once per component and kept between scrapes, in slices (the event
+ * loop runs between them) and as chunks a server sends one at a time; the
+ * block is kept for as long as the fleet view it came from. A scrape of an
+ * unchanged fleet of 100k components then costs the few small families only.
  */
 export function createMetricsRenderer(): MetricsRenderer {
   let labelsByKey = new Map<string, string>()
-  const perView = new WeakMap<FleetView, { block: string; totals: FleetTotals }>()
+  const perView = new WeakMap<FleetView, Promise<{ states: string[]; seen: string[]; totals: FleetTotals }>>()
 
-  const componentBlock = (view: FleetView): string => {
+  const componentBlock = async (view: FleetView) => {
     const labels = new Map<string, string>()
-    let states = familyHeader('process_state')
-    let seen = familyHeader('pulsegate_last_heartbeat_timestamp_seconds')
-    for (const agent of view.agents) {
-      for (const c of agent.components) {
-        const key = recordKey(agent.agent, c.record.component)
-        let set = labelsByKey.get(key)
-        if (set === undefined) set = `{agent="${escapeLabelValue(agent.agent)}",component="${escapeLabelValue(c.record.component)}"}`
-        labels.set(key, set)
-        states += `process_state${set} ${STATE_VALUE[c.state]}\n`
-        seen += `pulsegate_last_heartbeat_timestamp_seconds${set} ${c.record.lastSeen / 1000}\n`
+    const states: string[] = []
+    const seen: string[] = []
+    let stateLines = ''
+    let seenLines = ''
+    let lines = 0
+    await forEachInSlices(componentsOf(view), ([agent, c]) => {
+      const key = recordKey(agent.agent, c.record.component)
+      let set = labelsByKey.get(key)
+      if (set === undefined) set = `{agent="${escapeLabelValue(agent.agent)}",component="${escapeLabelValue(c.record.component)}"}`
+      labels.set(key, set)
+      stateLines += `process_state${set} ${STATE_VALUE[c.state]}\n`
+      seenLines += `pulsegate_last_heartbeat_timestamp_seconds${set} ${c.record.lastSeen / 1000}\n`
+      if (++lines % SLICE === 0) {
+        states.push(stateLines)
+        seen.push(seenLines)
+        stateLines = seenLines = ''
       }
-    }
+    })
+    states.push(stateLines)
+    seen.push(seenLines)
     labelsByKey = labels // components gone from the fleet leave the cache with it
-    return `${states}${seen}`
+    return { states, seen, totals: fleetTotals(view) }
   }
 
   return async (input, openMetrics) => {
     const { view, counters } = input
     let cached = perView.get(view)
-    if (!cached) perView.set(view, (cached = { block: componentBlock(view), totals: fleetTotals(view) }))
-    const { connected, versions, health } = cached.totals
+    if (!cached) perView.set(view, (cached = componentBlock(view)))
+    const { states, seen, totals } = await cached
+    const { connected, versions, health } = totals
 
     const registry = new Registry<RegistryContentType>()
     registry.setContentType(openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE)
@@ -202,7 +218,11 @@ export function createMetricsRenderer(): MetricsRenderer {
       }
     }
     // Text format separates families with a blank line; OpenMetrics allows none.
-    const body = `${cached.block}${openMetrics ? '' : '\n'}${await registry.metrics()}`
-    return { body, contentType: registry.contentType }
+    const chunks = [
+      familyHeader('process_state'), ...states,
+      familyHeader('pulsegate_last_heartbeat_timestamp_seconds'), ...seen,
+      `${openMetrics ? '' : '\n'}${await registry.metrics()}`,
+    ]
+    return { chunks, contentType: registry.contentType }
   }
 }

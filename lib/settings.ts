@@ -34,6 +34,7 @@ const commonSettings = {
   EXPIRE_SECONDS: seconds(3600),
   MAX_AGENTS: cap(10_000),
   MAX_COMPONENTS_PER_AGENT: cap(32),
+  MAX_COMPONENTS: cap(50_000),
   MAX_VERSIONS: cap(100),
   RATE_LIMIT_PER_SECOND: z.coerce.number().finite().min(0).default(10),
 }
@@ -138,6 +139,7 @@ export function loadSettings(env: Record<string, unknown> = {}, runtime: Runtime
     limits: {
       maxAgents: s.MAX_AGENTS,
       maxComponentsPerAgent: s.MAX_COMPONENTS_PER_AGENT,
+      maxComponents: s.MAX_COMPONENTS,
       maxVersions: s.MAX_VERSIONS,
       ratePerSecond: s.RATE_LIMIT_PER_SECOND,
     },

@@ -3,7 +3,7 @@
 // passes (the view's validUntil) or a record expires (the snapshot's): probes,
 // listings and scrapes in between reuse it — on every backend, since the
 // revision comes from the store, not from the identity of the records array.
-import { type AgentView, type FleetView, viewAgentAt, viewFleet } from './fleet.ts'
+import { type AgentView, type FleetView, viewAgentAt, viewFleetInSlices } from './fleet.ts'
 import type { ReadinessSettings } from './readiness.ts'
 import type { Snapshot, Store } from './stores/store.ts'
 
@@ -11,6 +11,8 @@ export class FleetViews {
   private readonly store: Store
   private readonly settings: ReadinessSettings
   private held: { revision: number; validUntil: number; view: FleetView } | undefined
+  /** A view being built, for its revision: readers that ask meanwhile wait for it rather than build it again. */
+  private building: { revision: number; view: Promise<FleetView> } | undefined
 
   constructor(store: Store, settings: ReadinessSettings) {
     this.store = store
@@ -22,7 +24,17 @@ export class FleetViews {
     const snapshot = await this.store.snapshot(now)
     const held = this.held
     if (held && held.revision === snapshot.revision && now <= held.validUntil) return { view: held.view, snapshot }
-    const view = viewFleet(snapshot.records, now, this.settings)
+    let view: FleetView | undefined
+    if (this.building?.revision === snapshot.revision) {
+      const joined = await this.building.view
+      if (now <= joined.validUntil) view = joined // built a moment before `now`: still true unless a deadline came between
+    }
+    if (!view) {
+      const building = { revision: snapshot.revision, view: viewFleetInSlices(snapshot.records, now, this.settings) }
+      this.building = building
+      view = await building.view
+      if (this.building === building) this.building = undefined
+    }
     this.held = { revision: snapshot.revision, validUntil: Math.min(view.validUntil, snapshot.validUntil), view }
     return { view, snapshot }
   }

@@ -244,7 +244,7 @@ export function storeSuite(
 
     describe('caps and the rate limit (checked inside the atomic section)', () => {
       const capped = async (limits: Partial<Limits>) =>
-        (await open({ ...suiteSettings, limits: { maxAgents: 0, maxComponentsPerAgent: 0, maxVersions: 0, ratePerSecond: 0, ...limits } })).store
+        (await open({ ...suiteSettings, limits: { maxAgents: 0, maxComponentsPerAgent: 0, maxComponents: 0, maxVersions: 0, ratePerSecond: 0, ...limits } })).store
       const unchanged = async (store: Store, before: Awaited<ReturnType<Store['snapshot']>>, now: number) => {
         const after = await store.snapshot(now)
         expect(after.records).toEqual(before.records)
@@ -300,6 +300,18 @@ export function storeSuite(
           code: 'too_many_components',
         })
         expect((await store.apply([hb('a', 'degraded', { component: 'two' })], at(1)))[0]!.state).toBe('degraded')
+      })
+
+      it('refuses a component past MAX_COMPONENTS, the whole fleet\'s, and not one that expired', async () => {
+        const store = await capped({ maxComponents: 3 })
+        await store.apply([hb('a', 'ok'), hb('a', 'ok', { component: 'x' }), hb('b', 'ok', { interval_seconds: 86_400 })], at(0))
+        await expect(store.apply([hb('c', 'ok'), hb('c', 'ok', { component: 'y' })], at(1))).rejects.toThrow(
+          'the fleet has 3 components and this batch adds 2; MAX_COMPONENTS is 3',
+        )
+        await expect(store.apply([hb('c', 'ok')], at(1))).rejects.toMatchObject({ code: 'too_many_components', status: 422 })
+        expect((await store.apply([hb('a', 'degraded', { component: 'x' })], at(1)))[0]!.state).toBe('degraded') // known: never refused
+        await store.apply([hb('b', 'ok')], at(3000))
+        expect((await store.apply([hb('c', 'ok')], at(3601)))[0]!.agent).toBe('c') // a's two expired at 3601 s
       })
 
       it('says in a refusal how many there are, how many the batch adds, and the cap', async () => {

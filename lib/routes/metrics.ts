@@ -5,6 +5,7 @@ import { accepts } from 'hono/accepts'
 import type { Registry } from 'prom-client'
 import { requireToken } from '../http.ts'
 import { createMetricsRenderer } from '../metrics.ts'
+import { streamOf } from '../slices.ts'
 import type { AppEnv, RouteDeps } from './deps.ts'
 
 export interface MetricsOptions {
@@ -42,7 +43,8 @@ export function metricsRoutes({ settings, clock, views, count }: RouteDeps, opti
         { view, counters: snapshot.counters, build: options.build, inFlight, runtimeRegistry: options.runtimeRegistry },
         format === 'application/openmetrics-text',
       )
-      return c.body(exposition.body, 200, { 'Content-Type': exposition.contentType })
+      // Sent a chunk at a time: a large fleet's exposition is never one string held up at once.
+      return c.body(streamOf(exposition.chunks), 200, { 'Content-Type': exposition.contentType })
     },
   )
 

@@ -110,6 +110,13 @@ export class FleetState {
     for (const component of this.byAgent.get(agent) ?? []) yield this.records.get(recordKey(agent, component))!
   }
 
+  /** Components not yet expired at `now`: what MAX_COMPONENTS counts near the cap. */
+  liveComponents(now: number): number {
+    let live = 0
+    for (const record of this.records.values()) if (!isExpired(record, now, this.settings)) live++
+    return live
+  }
+
   /** Agents with at least one component not yet expired at `now`: what MAX_AGENTS counts near the cap. */
   liveAgents(now: number): number {
     let live = 0

@@ -21,8 +21,8 @@ export interface Change {
   results: ComponentRecord[]
   /** Rate-limit tokens the change spends, by record key, once stored. */
   tokens: Map<string, number>
-  /** Agents, components per agent and versions the change adds: the caps count them. */
-  added: { agents: Set<string>; components: Map<string, number>; versions: Set<string> }
+  /** Agents, components (per agent, and in all) and versions the change adds: the caps count them. */
+  added: { agents: Set<string>; components: Map<string, number>; allComponents: number; versions: Set<string> }
   /** Heartbeats planned, so the engine can keep a commit within its driver's limit. */
   heartbeats: number
 }
@@ -36,7 +36,7 @@ export function emptyChange(now: number): Change {
     meta: new Map(),
     results: [],
     tokens: new Map(),
-    added: { agents: new Set(), components: new Map(), versions: new Set() },
+    added: { agents: new Set(), components: new Map(), allComponents: 0, versions: new Set() },
     heartbeats: 0,
   }
 }
@@ -51,6 +51,7 @@ function merge(base: Change, delta: Change): Change {
   base.results.push(...delta.results)
   for (const agent of delta.added.agents) base.added.agents.add(agent)
   for (const [agent, n] of delta.added.components) base.added.components.set(agent, (base.added.components.get(agent) ?? 0) + n)
+  base.added.allComponents += delta.added.allComponents
   for (const version of delta.added.versions) base.added.versions.add(version)
   base.heartbeats += delta.heartbeats
   return base
@@ -74,7 +75,7 @@ function leaves(change: Change, record: ComponentRecord): void {
 
 export type PlannerSettings = ReadinessSettings & { limits?: Limits | undefined }
 
-type CapCode = Exclude<LimitCode, 'rate_limited'>
+type CapCode = Exclude<LimitCode, 'rate_limited'> | 'too_many_components_in_fleet'
 
 export class Planner {
   readonly settings: ReadinessSettings
@@ -173,18 +174,23 @@ export class Planner {
     fresh: Change['added'],
     now: number,
   ): CapCode | undefined {
-    const { maxAgents, maxComponentsPerAgent, maxVersions } = this.limits
+    const { maxAgents, maxComponentsPerAgent, maxComponents, maxVersions } = this.limits
     const { agent, version } = record
     if (!stored && !planned) {
+      const adding = prior.allComponents + fresh.allComponents
+      if (maxComponents > 0 && state.records.size + adding >= maxComponents && state.liveComponents(now) + adding >= maxComponents) {
+        return 'too_many_components_in_fleet'
+      }
       const known = state.hasAgent(agent) || prior.agents.has(agent) || fresh.agents.has(agent)
-      const adding = prior.agents.size + fresh.agents.size
-      if (!known && maxAgents > 0 && state.agentCount + adding >= maxAgents && state.liveAgents(now) + adding >= maxAgents) {
+      const newAgents = prior.agents.size + fresh.agents.size
+      if (!known && maxAgents > 0 && state.agentCount + newAgents >= maxAgents && state.liveAgents(now) + newAgents >= maxAgents) {
         return 'too_many_agents'
       }
       const components = state.componentCount(agent) + (prior.components.get(agent) ?? 0) + (fresh.components.get(agent) ?? 0)
       if (maxComponentsPerAgent > 0 && components >= maxComponentsPerAgent) return 'too_many_components'
       if (!known) fresh.agents.add(agent)
       fresh.components.set(agent, (fresh.components.get(agent) ?? 0) + 1)
+      fresh.allComponents++
     }
     if (version !== null && !state.hasVersion(version) && !prior.versions.has(version) && !fresh.versions.has(version)) {
       if (maxVersions > 0 && state.versionCount + prior.versions.size + fresh.versions.size >= maxVersions) return 'too_many_versions'
@@ -200,7 +206,12 @@ export class Planner {
       const record = state.records.get(key)
       return (!record || isExpired(record, now, this.settings)) && !prior.upserts.has(key)
     }
-    const { maxAgents, maxComponentsPerAgent, maxVersions } = this.limits
+    const { maxAgents, maxComponentsPerAgent, maxComponents, maxVersions } = this.limits
+    if (code === 'too_many_components_in_fleet') {
+      const adds = new Set(batch.map((h) => recordKey(h.agent, h.component ?? DEFAULT_COMPONENT)).filter(fresh)).size
+      const has = state.liveComponents(now) + prior.added.allComponents
+      return new LimitError('too_many_components', `the fleet has ${count(has, 'component', 'components')} and this batch adds ${adds}; MAX_COMPONENTS is ${maxComponents}`)
+    }
     if (code === 'too_many_agents') {
       const adds = new Set(batch.map((h) => h.agent).filter((a) => !state.hasAgent(a) && !prior.added.agents.has(a))).size
       const has = state.liveAgents(now) + prior.added.agents.size
