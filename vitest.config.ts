@@ -19,9 +19,13 @@ export default defineConfig({
         },
       },
       {
-        // The shared store suite against the Fleet Durable Object, with the vars of wrangler.toml.
+        // The shared store suite against the Fleet Durable Object, with the vars of wrangler.toml;
+        // and cron schedules, whose time zones come from workerd's Intl.
         plugins: [cloudflareTest({ wrangler })],
-        test: { name: 'workers-store', include: ['test/workers/store.test.ts', 'test/workers/mirror.test.ts'] },
+        test: {
+          name: 'workers-store',
+          include: ['test/workers/store.test.ts', 'test/workers/mirror.test.ts', 'test/workers/schedule.test.ts'],
+        },
       },
       {
         // The shared HTTP story through the Worker: no recovery wait, strongly consistent reads.
