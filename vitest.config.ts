@@ -19,8 +19,9 @@ export default defineConfig({
         },
       },
       {
-        // The shared store suite and the Worker's store against Fleet Durable Objects; test/workers/entry.ts
-        // adds one the suite configures and one that counts its SQLite rows.
+        // The shared store suite and the Worker's store against Fleet Durable Objects (test/workers/entry.ts
+        // adds one the suite configures and one that counts its SQLite rows); and cron schedules, whose
+        // time zones come from workerd's Intl.
         plugins: [
           cloudflareTest({
             wrangler,
@@ -37,7 +38,7 @@ export default defineConfig({
         // workerd's first request loads the Worker: slow on two shared cores.
         test: {
           name: 'workers-store',
-          include: ['test/workers/store.test.ts', 'test/workers/copies.test.ts', 'test/workers/cost.test.ts'],
+          include: ['test/workers/store.test.ts', 'test/workers/copies.test.ts', 'test/workers/cost.test.ts', 'test/workers/schedule.test.ts'],
           testTimeout: 30_000,
         },
       },

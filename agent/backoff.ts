@@ -32,6 +32,18 @@ export function retryDelay(attempt: number, capMs: number, random: () => number,
 }
 
 /**
+ * How long a one-shot report waits before its next try, or null when it must give up:
+ * the budget is spent, or the server's Retry-After points past it. The last wait is
+ * cut short so that the last try comes when the budget ends — giving up as soon as a
+ * jittered wait would overshoot left up to a whole backoff ceiling of it unused.
+ */
+export function oneShotWait(delayMs: number, now: number, giveUpAt: number, retryAfter?: number): number | null {
+  const left = giveUpAt - now
+  if (left <= 0 || (retryAfter !== undefined && retryAfter * 1000 > left)) return null
+  return Math.min(delayMs, left)
+}
+
+/**
  * What is waiting to be sent: the latest item per key (component), never more.
  * While pulsegate is unreachable a newer state replaces an older one, so the
  * backlog is bounded by the number of components, however long the outage.

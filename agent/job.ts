@@ -5,7 +5,7 @@
 // exits with the job's own code (a signal n gives 128+n, as shells do).
 import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
-import { ONE_SHOT_BUDGET_MS, retryDelay } from './backoff.ts'
+import { ONE_SHOT_BUDGET_MS, oneShotWait, retryDelay } from './backoff.ts'
 import { formatDuration } from './checks.ts'
 import { type AgentDeps, type Outcome, Reporter, type ReporterConfig } from './reporter.ts'
 
@@ -54,12 +54,12 @@ async function deliver(reporter: Reporter, capMs: number, budgetMs: number): Pro
   for (let attempt = 0; ; attempt++) {
     const outcome = await reporter.flush()
     if (outcome.kind !== 'retry') return outcome
-    const delayMs = retryDelay(attempt, capMs, random, outcome.error.retryAfter)
-    if (clock.now() + delayMs > giveUpAt) {
+    const wait = oneShotWait(retryDelay(attempt, capMs, random, outcome.error.retryAfter), clock.now(), giveUpAt, outcome.error.retryAfter)
+    if (wait === null) {
       log(`gave up: pulsegate did not take the heartbeat (${outcome.error.message})`)
       return outcome
     }
-    await clock.sleep(delayMs)
+    await clock.sleep(wait)
   }
 }
 

@@ -4,7 +4,7 @@
 // recovering; every beat states the interval it will next beat at. All components
 // go in one batch a round. Network errors, 5xx and 429 back off with full jitter.
 import type { State } from '../lib/readiness.ts'
-import { ONE_SHOT_BUDGET_MS, retryDelay } from './backoff.ts'
+import { ONE_SHOT_BUDGET_MS, oneShotWait, retryDelay } from './backoff.ts'
 import type { Component, Probe } from './checks.ts'
 import { type AgentDeps, Reporter, type ReporterConfig } from './reporter.ts'
 
@@ -65,9 +65,13 @@ export async function runSidecar(config: SidecarConfig, deps: AgentDeps, stop: A
       // Capped at the interval: the healthy one while registering, so a fleet starting during an outage stays calm.
       const capMs = registering ? config.intervalMs : statedMs
       delayMs = retryDelay(attempt++, capMs, deps.random, outcome.error.retryAfter)
-      if (config.once && clock.now() + delayMs > giveUpAt) {
-        log(`gave up: pulsegate did not take the heartbeat (${outcome.error.message})`)
-        return 1
+      if (config.once) {
+        const wait = oneShotWait(delayMs, clock.now(), giveUpAt, outcome.error.retryAfter)
+        if (wait === null) {
+          log(`gave up: pulsegate did not take the heartbeat (${outcome.error.message})`)
+          return 1
+        }
+        delayMs = wait
       }
       if (config.verbose) log(`retry in ${(delayMs / 1000).toFixed(2)}s`)
     }

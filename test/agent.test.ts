@@ -10,6 +10,7 @@ import { backoffDelay, LatestQueue } from '../agent/backoff.ts'
 import { execCheck, formatDuration, httpCheck, lastLine, type Probe, truncateUtf8 } from '../agent/checks.ts'
 import type { Clock } from '../agent/clock.ts'
 import { parseCommandLine, UsageError } from '../agent/config.ts'
+import { type JobConfig, runJob } from '../agent/job.ts'
 import { type AgentDeps, Reporter } from '../agent/reporter.ts'
 import { runSidecar, type SidecarConfig } from '../agent/sidecar.ts'
 import { type FetchLike, type Heartbeat, createClient } from '../lib/client.ts'
@@ -326,6 +327,68 @@ describe('the sidecar loop (injected clock)', () => {
     expect(await runSidecar(sidecar([switchable().component], { once: true, intervalMs: 10_000 }), away.deps, away.w.stop.signal)).toBe(1)
     expect(away.w.now() - T0).toBeLessThanOrEqual(10_000)
     expect(away.w.logs.at(-1)).toMatch(/^gave up: pulsegate did not take the heartbeat \(connect ECONNREFUSED/)
+  })
+
+  // Waits of 800, 800 and then 1500 ms: the third would end at 3.1 s, past a 3 s budget.
+  const draws = () => {
+    const values = [0.8, 0.4, 0.5]
+    return () => values.shift() ?? 0.5
+  }
+
+  it('--once keeps trying for the whole of min(--interval, 60 s): the last wait is cut to end at the budget', async () => {
+    const away = world()
+    away.w.down = true
+    const deps = { ...away.deps, random: draws() }
+    expect(await runSidecar(sidecar([switchable().component], { once: true, intervalMs: 3000 }), deps, away.w.stop.signal)).toBe(1)
+    // It used to give up at 1.6 s, as soon as the next jittered wait would overshoot.
+    expect(away.w.sleeps).toEqual([800, 800, 1400])
+    expect(away.w.batches).toHaveLength(4)
+    expect(away.w.now() - T0).toBe(3000)
+    expect(away.w.logs.filter((l) => l.startsWith('gave up'))).toHaveLength(1)
+  })
+
+  it('--once delivers when pulsegate is back before the budget ends', async () => {
+    const { w, deps, readyz } = world()
+    w.down = true
+    w.onSleep = () => {
+      if (w.now() >= T0 + 2500) w.down = false
+    }
+    expect(await runSidecar(sidecar([switchable().component], { once: true, intervalMs: 3000 }), { ...deps, random: draws() }, w.stop.signal)).toBe(0)
+    expect(w.now() - T0).toBe(3000)
+    expect(await readyz('node-17')).toBe('ok')
+  })
+
+  it('--once gives up at once when Retry-After points past the budget, rather than come back sooner than asked', async () => {
+    const { w, deps } = world()
+    w.answer = () => Response.json({ error: { code: 'rate_limited', message: 'slow down' } }, { status: 429, headers: { 'Retry-After': '5' } })
+    expect(await runSidecar(sidecar([switchable().component], { once: true, intervalMs: 3000 }), deps, w.stop.signal)).toBe(1)
+    expect([w.batches.length, w.sleeps]).toEqual([1, []])
+  })
+})
+
+describe('run: the final report (injected clock, a real job)', () => {
+  const job = (command: string[]): JobConfig => ({ agent: 'job-9', component: 'main', intervalMs: 3000, command, verbose: false, tokenSet: false, quiet: true })
+
+  it('is retried for the whole of min(--interval, 60 s), then the job\'s exit code is passed through', async () => {
+    const { w, deps } = world()
+    w.down = true
+    const values = [0.8, 0.4, 0.5]
+    expect(await runJob(job(['sh', '-c', 'exit 3']), { ...deps, random: () => values.shift() ?? 0.5 })).toBe(3)
+    // One starting beat while the job ran, then the final one at 0, 0.8, 1.6 and 3 s.
+    expect(w.batches.map((b) => b[0]!.status)).toEqual(['starting', 'degraded', 'degraded', 'degraded', 'degraded'])
+    expect(w.sleeps).toEqual([800, 800, 1400])
+    expect(w.now() - T0).toBe(3000)
+  })
+
+  it('is delivered when pulsegate is back before the budget ends', async () => {
+    const { w, deps, readyz } = world()
+    w.down = true
+    w.onSleep = () => {
+      if (w.now() >= T0 + 2500) w.down = false
+    }
+    const values = [0.8, 0.4, 0.5]
+    expect(await runJob(job(['true']), { ...deps, random: () => values.shift() ?? 0.5 })).toBe(0)
+    expect(await readyz('job-9')).toBe('ok')
   })
 })
 
