@@ -37,14 +37,21 @@ SIGINT it deregisters the agent (DELETE /v1/agents/ID) unless --keep, and exits 
                            could not be reached within min(--interval, 60 s);
                            no "starting" beat and no deregistering (for cron)
 
-Cron wrapper (run): reports "starting", runs COMMAND (no shell; output passes
-through), then reports ok on exit 0 or degraded with "exit code N after 1.2s",
-and exits with the job's own exit code (killed by signal N: 128+N). SIGTERM,
-SIGINT and SIGHUP are passed on to the job. If pulsegate is unreachable the job
-runs anyway; the final report is retried for up to min(--interval, 60 s).
+Cron wrapper (run): reports the run's start (no state change: a running job
+does not turn the fleet red), runs COMMAND (no shell; output passes through),
+then reports the run's finish with its exit code (0 ok, else degraded, with
+"exit code N after 1.2s"), and exits with the job's own exit code (killed by
+signal N: 128+N). SIGTERM, SIGINT and SIGHUP are passed on to the job. If
+pulsegate is unreachable the job runs anyway; the final report is retried for
+up to min(--interval, 60 s).
   --component NAME         the job's component (default "main")
-  --interval SECONDS       set it to the job's schedule, so a run that never comes
+  --interval SECONDS       how often the job runs, so a run that never comes
                            shows as "missed heartbeat"
+  --schedule CRON          instead of --interval: the job's crontab schedule
+                           ("0 3 * * *", 6 fields with seconds, or @daily)
+  --tz ZONE                the schedule's IANA time zone (default UTC)
+  --max-run SECONDS        a run still going after this is degraded, "ran too
+                           long" (default: pulsegate's grace; at most 604800)
 
 Both forms:
   --agent ID               agent id: 1–128 of A-Z a-z 0-9 . _ : - (required)
@@ -91,6 +98,9 @@ const options = {
   exec: { type: 'string' },
   component: { type: 'string', multiple: true },
   interval: { type: 'string' },
+  schedule: { type: 'string' },
+  tz: { type: 'string' },
+  'max-run': { type: 'string' },
   'fast-interval': { type: 'string' },
   timeout: { type: 'string' },
   version: { type: 'string' },
@@ -101,11 +111,11 @@ const options = {
   help: { type: 'boolean', short: 'h' },
 } as const
 
-function seconds(flag: string, value: string | undefined, fallback: number): number {
+function seconds(flag: string, value: string | undefined, fallback: number, max = 86_400): number {
   if (value === undefined) return fallback
   const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 86_400) {
-    throw new UsageError(`--${flag} takes seconds, more than 0 and at most 86400 (got "${value}")`)
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max) {
+    throw new UsageError(`--${flag} takes seconds, more than 0 and at most ${max} (got "${value}")`)
   }
   return n
 }
@@ -190,10 +200,18 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     }
     if (named.length) throw new UsageError('run takes --component NAME, without =CHECK')
     if (command.length === 0) throw new UsageError('run needs a command after --, e.g. run --agent ID -- backup.sh')
-    const config: JobConfig = { ...common, quiet: true, component: bare[0] ?? 'main', command }
+    if (v.schedule !== undefined && v.interval !== undefined) throw new UsageError('give --interval or --schedule, not both')
+    if (v.tz !== undefined && v.schedule === undefined) throw new UsageError('--tz is the time zone of --schedule: give both')
+    const config: JobConfig = {
+      ...common, quiet: true, component: bare[0] ?? 'main', command,
+      schedule: v.schedule, tz: v.tz, maxRunSeconds: v['max-run'] === undefined ? undefined : seconds('max-run', v['max-run'], 0, 7 * 86_400),
+    }
     result = { kind: 'run', url, token, timeoutMs, config }
   } else {
     if (command.length) throw new UsageError('a command after -- goes with run')
+    for (const flag of ['schedule', 'tz', 'max-run'] as const) {
+      if (v[flag] !== undefined) throw new UsageError(`--${flag} goes with run`)
+    }
     if (v.check !== undefined && v.exec !== undefined) {
       throw new UsageError('give --check or --exec, not both (use --component NAME=CHECK for more)')
     }
@@ -222,8 +240,9 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
 
   // Every id and label as the server will check them, before anything is sent.
   const names = result.kind === 'run' ? [result.config.component] : result.config.components.map((c) => c.name)
+  const schedule = v.schedule === undefined ? {} : { schedule: v.schedule, ...(v.tz === undefined ? {} : { tz: v.tz }) }
   for (const component of names) {
-    const problem = checkHeartbeat({ agent: v.agent, component, status: 'ok', version: v.version, labels })
+    const problem = checkHeartbeat({ agent: v.agent, component, status: 'ok', version: v.version, labels, ...schedule })
     if (problem) throw new UsageError(problem.message)
   }
   return result

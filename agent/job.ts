@@ -1,8 +1,9 @@
 // pulsegate-agent, the Node sidecar (agent/ may use node: modules; see clock.ts).
 // `pulsegate-agent run -- command args…`: a cron job wrapped like healthchecks.io's
-// start/success/fail pings. It reports starting, runs the job (its output passes
-// straight through), reports ok or degraded with the exit code and duration, and
-// exits with the job's own code (a signal n gives 128+n, as shells do).
+// start/success/fail pings. It reports the run's start (which changes no state, so
+// a running job never turns the fleet red), runs the job (its output passes
+// straight through), reports the run's finish with the exit code, and exits with
+// the job's own code (a signal n gives 128+n, as shells do).
 import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import { ONE_SHOT_BUDGET_MS, oneShotWait, retryDelay } from './backoff.ts'
@@ -11,9 +12,22 @@ import { type AgentDeps, type Outcome, Reporter, type ReporterConfig } from './r
 
 export interface JobConfig extends ReporterConfig {
   component: string
-  /** interval_seconds of each beat: the job's schedule, so a run that never comes shows as missed. */
+  /** interval_seconds of each beat, so a run that never comes shows as missed (unless `schedule` is given). */
   intervalMs: number
+  /** The job's cron schedule instead of an interval, and its time zone. */
+  schedule?: string | undefined
+  tz?: string | undefined
+  /** How long a run may take before it is `ran too long`; pulsegate's default is the grace. */
+  maxRunSeconds?: number | undefined
   command: string[]
+}
+
+/** When the job is due: its schedule, else its interval; and how long it may run. */
+function expectation(config: JobConfig) {
+  const due = config.schedule === undefined
+    ? { interval_seconds: config.intervalMs / 1000 }
+    : { schedule: config.schedule, ...(config.tz === undefined ? {} : { tz: config.tz }) }
+  return config.maxRunSeconds === undefined ? due : { ...due, max_run_seconds: config.maxRunSeconds }
 }
 
 interface JobEnd {
@@ -70,9 +84,10 @@ async function deliver(reporter: Reporter, capMs: number, budgetMs: number): Pro
  */
 export async function runJob(config: JobConfig, deps: AgentDeps): Promise<number> {
   const reporter = new Reporter(config, deps)
-  const interval = config.intervalMs / 1000
-  reporter.put(config.component, 'starting', undefined, interval)
-  // The starting beat goes while the job already runs: one try, no waiting on pulsegate.
+  // Its own run id: a finish pairs with this start even when runs of the job overlap.
+  const runId = crypto.randomUUID()
+  reporter.putBeat(config.component, { run: 'start', run_id: runId, ...expectation(config) })
+  // The start goes while the job already runs: one try, no waiting on pulsegate.
   const starting = reporter.flush().then((outcome) => {
     if (outcome.kind === 'fatal') deps.log(outcome.message)
     return outcome
@@ -82,7 +97,8 @@ export async function runJob(config: JobConfig, deps: AgentDeps): Promise<number
   const started = await starting
   if (started.kind === 'fatal') return end.exitCode || 2
 
-  reporter.put(config.component, end.exitCode === 0 ? 'ok' : 'degraded', end.message, interval)
+  // A start that could not be delivered is replaced by the finish: pulsegate then has no run to pair it with.
+  reporter.putBeat(config.component, { run: 'finish', run_id: runId, exit_code: end.exitCode, message: end.message, ...expectation(config) })
   const budgetMs = Math.min(config.intervalMs, ONE_SHOT_BUDGET_MS)
   const outcome = await deliver(reporter, budgetMs, budgetMs)
   if (outcome.kind === 'fatal') {

@@ -66,9 +66,13 @@ export class Reporter {
 
   /** Queue a component's state, replacing any older one still waiting. */
   put(component: string, status: Heartbeat['status'], message: string | undefined, intervalSeconds: number): void {
+    this.putBeat(component, message ? { status, message, interval_seconds: intervalSeconds } : { status, interval_seconds: intervalSeconds })
+  }
+
+  /** Queue a heartbeat of a component (a job's run signals too), with the agent's version and labels. */
+  putBeat(component: string, fields: Omit<Heartbeat, 'agent' | 'component' | 'version' | 'labels'>): void {
     const { agent, version, labels } = this.config
-    const beat: Heartbeat = { agent, component, status, interval_seconds: intervalSeconds }
-    if (message) beat.message = message
+    const beat: Heartbeat = { agent, component, ...fields }
     if (version) beat.version = version
     if (labels && Object.keys(labels).length) beat.labels = labels
     this.queue.put(component, beat)
@@ -106,7 +110,9 @@ export class Reporter {
     if (before !== result.state && !this.config.quiet) {
       this.deps.log(`${name} ${before === undefined ? '' : `${before} → `}${result.state}${detail}`)
     } else if (this.config.verbose) {
-      this.deps.log(`${name} ${result.state} (sent ${beat.status}, next within ${beat.interval_seconds}s)${detail}`)
+      const sent = beat.run === 'start' ? 'run start' : beat.exit_code !== undefined ? `exit code ${beat.exit_code}` : beat.status
+      const due = beat.schedule === undefined ? `next within ${beat.interval_seconds}s` : `schedule ${beat.schedule}`
+      this.deps.log(`${name} ${result.state} (sent ${sent}, ${due})${detail}`)
     }
   }
 

@@ -6,8 +6,11 @@
 export const SLICE = 2000
 
 /** Let the event loop run whatever is waiting (I/O first where the runtime can say so). */
-export const yieldToLoop: () => Promise<void> =
-  typeof setImmediate === 'function' ? () => new Promise((resolve) => setImmediate(resolve)) : () => new Promise((resolve) => setTimeout(resolve, 0))
+export const yieldToLoop: () => Promise<void> = (() => {
+  // Not every runtime has setImmediate (nor declares it: lib/ is typed without Node's globals there).
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate
+  return immediate ? () => new Promise<void>((resolve) => void immediate(resolve)) : () => new Promise<void>((resolve) => setTimeout(resolve, 0))
+})()
 
 /** Call `each` for every item, yielding to the event loop after every SLICE of them. */
 export async function forEachInSlices<T>(items: Iterable<T>, each: (item: T) => void): Promise<void> {

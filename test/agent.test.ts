@@ -100,6 +100,8 @@ describe('the command line', () => {
 
     const run = parseCommandLine(['run', '--agent', 'h', '--component', 'backup', '--', 'backup.sh', '--full'], env)
     expect(run).toMatchObject({ kind: 'run', config: { component: 'backup', command: ['backup.sh', '--full'] } })
+    const scheduled = parseCommandLine(['run', '--agent', 'h', '--schedule', '30 2 * * 1-5', '--tz', 'Europe/Berlin', '--max-run', '3600', '--', 'b.sh'], env)
+    expect(scheduled).toMatchObject({ kind: 'run', config: { schedule: '30 2 * * 1-5', tz: 'Europe/Berlin', maxRunSeconds: 3600 } })
     expect(parseCommandLine(['--agent', 'h'], env)).toMatchObject({ config: { components: [{ name: 'main', describe: 'heartbeat only' }] } })
     expect(parseCommandLine(['--help'], env)).toEqual({ kind: 'help' })
   })
@@ -114,6 +116,12 @@ describe('the command line', () => {
     [['--agent', 'a', '--label', 'agent=x'], /reserved/],
     [['run', '--agent', 'a'], /needs a command after --/],
     [['run', '--agent', 'a', '--check', 'http://x', '--', 'true'], /--check does not go with run/],
+    [['run', '--agent', 'a', '--schedule', '0 3 * * *', '--interval', '60', '--', 'true'], /--interval or --schedule, not both/],
+    [['run', '--agent', 'a', '--tz', 'Europe/Berlin', '--', 'true'], /--tz is the time zone of --schedule/],
+    [['run', '--agent', 'a', '--schedule', '0 25 * * *', '--', 'true'], /schedule: schedule "0 25 \* \* \*" is not a cron expression/],
+    [['run', '--agent', 'a', '--schedule', '@daily', '--tz', 'Mars/Olympus', '--', 'true'], /tz: tz "Mars\/Olympus" is not a time zone/],
+    [['run', '--agent', 'a', '--max-run', '0', '--', 'true'], /--max-run takes seconds/],
+    [['--agent', 'a', '--schedule', '@daily'], /--schedule goes with run/],
     [['--agent', 'a', '--', 'true'], /goes with run/],
     [['--agent', 'a', '--bogus'], /Unknown option '--bogus'/],
   ])('refuses %j', (argv, message) => {
@@ -374,8 +382,12 @@ describe('run: the final report (injected clock, a real job)', () => {
     w.down = true
     const values = [0.8, 0.4, 0.5]
     expect(await runJob(job(['sh', '-c', 'exit 3']), { ...deps, random: () => values.shift() ?? 0.5 })).toBe(3)
-    // One starting beat while the job ran, then the final one at 0, 0.8, 1.6 and 3 s.
-    expect(w.batches.map((b) => b[0]!.status)).toEqual(['starting', 'degraded', 'degraded', 'degraded', 'degraded'])
+    // The run's start while the job ran, then its finish at 0, 0.8, 1.6 and 3 s: the same run id, the exit code.
+    const beats = w.batches.map((b) => b[0]!)
+    expect(beats.map((b) => b.run)).toEqual(['start', 'finish', 'finish', 'finish', 'finish'])
+    expect(beats.map((b) => b.exit_code)).toEqual([undefined, 3, 3, 3, 3])
+    expect(new Set(beats.map((b) => b.run_id)).size).toBe(1)
+    expect(beats[0]!.status).toBeUndefined()
     expect(w.sleeps).toEqual([800, 800, 1400])
     expect(w.now() - T0).toBe(3000)
   })

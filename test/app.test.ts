@@ -440,7 +440,12 @@ describe('/v1/agents', () => {
   it('drops expired agents from every answer', async () => {
     const { post, json, metrics } = setup({ EXPIRE_SECONDS: '100' })
     await post({ agent: 'a', status: 'ok' })
+    // Due at 90 s (60 s + 30 s grace): seen missed for a whole interval before it may go, at 150 s, not at 100 s.
     advance(100.001)
+    expect((await json('/v1/agents')).body.agents).toMatchObject([{ agent: 'a', state: 'degraded', reason: 'missed heartbeat' }])
+    advance(49.999)
+    expect((await json('/v1/agents')).body.agents).toHaveLength(1)
+    advance(0.001)
     expect((await json('/v1/agents')).body.agents).toEqual([])
     expect((await json('/readyz')).body.state).toBe('starting')
     expect(await metrics()).not.toContain('agent="a"')

@@ -148,7 +148,7 @@ describe('nothing in the background ends the process', () => {
     const dataDir = tempDataDir()
     const server = await start('node', { SWEEP_SECONDS: '0.2', EXPIRE_SECONDS: '1' }, dataDir)
     const { beat, get } = client(server.url)
-    await beat({ agent: 'gone-soon', status: 'ok', interval_seconds: 0.5 })
+    await beat({ agent: 'gone-soon', status: 'ok', interval_seconds: 0.5, grace_seconds: 0 })
     const saboteur = new DatabaseSync(join(dataDir, 'pulsegate.sqlite'))
     saboteur.exec("CREATE TRIGGER refuse BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
     saboteur.close()

@@ -5,10 +5,14 @@ import {
   type ReadinessSettings,
   type ReportedStatus,
   type State,
+  MAX_OPEN_RUNS,
   MISSED_HEARTBEAT,
+  RAN_TOO_LONG,
   STATES,
   STATE_VALUE,
   aggregate,
+  completeRecord,
+  declare,
   deadlineOf,
   isExpired,
   next,
@@ -31,11 +35,11 @@ function run(steps: [number, ReportedStatus, Partial<HeartbeatEvent>?][], cfg = 
 }
 
 function stored(state: State, extra: Partial<ComponentRecord> = {}): ComponentRecord {
-  return {
+  return completeRecord({
     agent: 'node-17', component: 'main', state, recoveringSince: state === 'recovering' ? T0 : null,
     lastSeen: T0, message: null, version: null, pid: null, labels: {}, intervalSeconds: 5, graceSeconds: 5, beats: 1,
     ...extra,
-  }
+  })
 }
 
 describe('process_state values', () => {
@@ -196,6 +200,140 @@ describe('expiry', () => {
     const t = next(old, beat('ok'), s(3601), settings)
     expect(t).toMatchObject({ expired: true, missed: true })
     expect(t.record).toMatchObject({ state: 'ok', version: null, labels: {} })
+  })
+})
+
+describe('expiry never hides a failure', () => {
+  it('waits until the component has been missed for a whole interval past its deadline', () => {
+    // interval 600 s, grace 300 s: due at 900 s, missed from then, expirable after 1500 s
+    const record = stored('ok', { intervalSeconds: 600, graceSeconds: 300 })
+    const short = { ...settings, expireSeconds: 60 }
+    expect(observe(record, s(901), short).state).toBe('degraded')
+    expect(isExpired(record, s(1500), short)).toBe(false)
+    expect(isExpired(record, s(1500) + 1, short)).toBe(true)
+  })
+
+  it('expire_seconds per component: 0 never, a number its own', () => {
+    expect(isExpired(stored('ok', { expireSeconds: 0 }), s(10 ** 8), settings)).toBe(false)
+    expect(isExpired(stored('ok', { expireSeconds: 100 }), s(101), settings)).toBe(true)
+    expect(isExpired(stored('ok', { expireSeconds: 100 }), s(100), settings)).toBe(false)
+  })
+
+  it('a declared component never expires unless it says so', () => {
+    expect(isExpired(stored('ok', { declared: true }), s(10 ** 8), settings)).toBe(false)
+    expect(isExpired(stored('ok', { declared: true, expireSeconds: 100 }), s(101), settings)).toBe(true)
+  })
+
+  it('a heartbeat sets expire_seconds, sticky', () => {
+    const record = run([[0, 'ok', { expire_seconds: 0 }], [1, 'ok']])
+    expect(record.expireSeconds).toBe(0)
+  })
+})
+
+describe('schedules', () => {
+  // 2027-01-15 is a Friday.
+  const FRI_0200 = Date.UTC(2027, 0, 15, 2, 0, 0)
+  const daily = stored('ok', { intervalSeconds: null, graceSeconds: 600, schedule: '0 3 * * *', tz: null, lastSeen: FRI_0200 })
+
+  it('is due at the next scheduled run + grace, and missed strictly after it', () => {
+    const due = Date.UTC(2027, 0, 15, 3, 10, 0)
+    expect(deadlineOf(daily, settings)).toBe(due)
+    expect(observe(daily, due, settings).state).toBe('ok')
+    expect(observe(daily, due + 1, settings)).toEqual({ state: 'degraded', reason: MISSED_HEARTBEAT, overdue: true })
+  })
+
+  it('a schedule in a heartbeat replaces the interval, and an interval replaces the schedule', () => {
+    const scheduled = run([[0, 'ok', { interval_seconds: 30 }], [1, 'ok', { schedule: '*/5 * * * *', tz: 'Europe/Berlin' }]])
+    expect(scheduled).toMatchObject({ intervalSeconds: null, schedule: '*/5 * * * *', tz: 'Europe/Berlin' })
+    const back = next(scheduled, beat('ok', { interval_seconds: 20 }), s(2), settings).record
+    expect(back).toMatchObject({ intervalSeconds: 20, schedule: null, tz: null })
+  })
+
+  it('keeps the time zone when a later heartbeat repeats only the interval-free fields', () => {
+    const record = run([[0, 'ok', { schedule: '0 3 * * *', tz: 'Europe/Berlin' }], [1, 'ok', { version: '2' }]])
+    expect(record).toMatchObject({ schedule: '0 3 * * *', tz: 'Europe/Berlin', version: '2' })
+  })
+})
+
+describe('runs', () => {
+  const job: Partial<HeartbeatEvent> = { interval_seconds: 3600, grace_seconds: 60 }
+
+  it('a start changes no state, opens a run, and a finish closes it with its duration', () => {
+    const started = run([[0, 'ok', job], [100, 'ok', {}]])
+    const t = next(started, { agent: 'node-17', run: 'start', run_id: 'a' }, s(200), settings)
+    expect(t.record).toMatchObject({ state: 'ok', runs: [{ id: 'a', since: s(200) }] })
+    const done = next(t.record, { agent: 'node-17', run: 'finish', status: 'ok' }, s(230.5), settings).record
+    expect(done).toMatchObject({ state: 'ok', runs: [], lastDurationSeconds: 30.5, lastExitCode: null, lastSuccessAt: s(230.5) })
+  })
+
+  it('a run open past its max run time (default: the grace) is degraded, ran too long', () => {
+    const started = next(run([[0, 'ok', job]]), { agent: 'node-17', run: 'start' }, s(10), settings).record
+    expect(deadlineOf(started, settings)).toBe(s(70))
+    expect(observe(started, s(70), settings).state).toBe('ok')
+    expect(observe(started, s(70) + 1, settings)).toEqual({ state: 'degraded', reason: RAN_TOO_LONG, overdue: true })
+    const limited = next(run([[0, 'ok', { ...job, max_run_seconds: 5 }]]), { agent: 'node-17', run: 'start' }, s(10), settings).record
+    expect(deadlineOf(limited, settings)).toBe(s(15))
+  })
+
+  it('an exit code finishes a run: 0 is ok, anything else degraded, and is kept', () => {
+    const started = next(run([[0, 'ok', job]]), { agent: 'node-17', run: 'start' }, s(10), settings).record
+    const failed = next(started, { agent: 'node-17', exit_code: 3 }, s(12), settings).record
+    expect(failed).toMatchObject({ state: 'degraded', runs: [], lastExitCode: 3, lastDurationSeconds: 2, lastSuccessAt: null })
+    const again = next(failed, { agent: 'node-17', run: 'start' }, s(20), settings).record
+    expect(again.state).toBe('degraded')
+    // A successful run is its own proof: ok at once, no recovery window.
+    const fixed = next(again, { agent: 'node-17', exit_code: 0 }, s(21), settings).record
+    expect(fixed).toMatchObject({ state: 'ok', recoveringSince: null, lastExitCode: 0, lastSuccessAt: s(21) })
+  })
+
+  it('overlapping runs pair by run id; an unpaired finish counts from the latest start', () => {
+    let record = run([[0, 'ok', job]])
+    record = next(record, { agent: 'node-17', run: 'start', run_id: 'one' }, s(10), settings).record
+    record = next(record, { agent: 'node-17', run: 'start', run_id: 'two' }, s(20), settings).record
+    record = next(record, { agent: 'node-17', run: 'finish', run_id: 'one', status: 'ok' }, s(40), settings).record
+    expect(record).toMatchObject({ runs: [{ id: 'two', since: s(20) }], lastDurationSeconds: 30 })
+    record = next(record, { agent: 'node-17', run: 'start', run_id: 'three' }, s(50), settings).record
+    record = next(record, { agent: 'node-17', run: 'finish', status: 'ok' }, s(55), settings).record
+    expect(record).toMatchObject({ runs: [{ id: 'two', since: s(20) }], lastDurationSeconds: 5 })
+  })
+
+  it('keeps at most MAX_OPEN_RUNS open, forgetting the oldest', () => {
+    let record = run([[0, 'ok', job]])
+    for (let i = 0; i < MAX_OPEN_RUNS + 3; i++) record = next(record, { agent: 'node-17', run: 'start', run_id: `r${i}` }, s(i + 1), settings).record
+    expect(record.runs).toHaveLength(MAX_OPEN_RUNS)
+    expect(record.runs[0]!.id).toBe('r3')
+  })
+
+  it('a start after a missed deadline keeps it degraded, saying so, and counts the miss', () => {
+    const t = next(run([[0, 'ok', { interval_seconds: 10, grace_seconds: 5 }]]), { agent: 'node-17', run: 'start' }, s(16), settings)
+    expect(t.missed).toBe(true)
+    expect(t.record).toMatchObject({ state: 'degraded', message: MISSED_HEARTBEAT })
+    expect(observe(t.record, s(17), settings)).toMatchObject({ state: 'degraded', reason: MISSED_HEARTBEAT })
+  })
+})
+
+describe('a log line', () => {
+  it('changes nothing but the message, and leaves the deadline where it was', () => {
+    const record = run([[0, 'degraded', { interval_seconds: 10, grace_seconds: 5, message: 'disk full' }]])
+    const logged = next(record, { agent: 'node-17', log: true, message: 'still copying' }, s(14), settings)
+    expect(logged.record).toMatchObject({ state: 'degraded', lastSeen: s(0), message: 'still copying', beats: 2 })
+    expect(deadlineOf(logged.record, settings)).toBe(s(15))
+  })
+})
+
+describe('declare()', () => {
+  const decl = { agent: 'node-17', component: 'backup', schedule: '0 3 * * *', tz: 'Europe/Berlin', grace_seconds: 600 }
+
+  it('lists a component not heard from as starting, due from the declaration', () => {
+    const record = declare(undefined, decl, s(0), settings)
+    expect(record).toMatchObject({ state: 'starting', declared: true, lastSeen: s(0), schedule: '0 3 * * *', tz: 'Europe/Berlin', beats: 0 })
+    expect(isExpired(record, s(10 ** 9), settings)).toBe(false)
+  })
+
+  it('replaces what was expected and keeps what was reported', () => {
+    const reported = run([[0, 'ok', { interval_seconds: 30, version: '7', labels: { team: 'db' } }]])
+    const record = declare(reported, { agent: 'node-17', component: 'main', interval_seconds: 60 }, s(1), settings)
+    expect(record).toMatchObject({ state: 'ok', version: '7', labels: { team: 'db' }, intervalSeconds: 60, graceSeconds: null, declared: true, lastSeen: s(0) })
   })
 })
 

@@ -80,7 +80,64 @@ export function storeSuite(
       expect(record).toEqual({
         agent: 'a', component: 'main', state: 'ok', recoveringSince: null, lastSeen: at(1), message: null,
         version: '2.0', pid: 7, labels: { region: 'eu-west', zone: 'b' }, intervalSeconds: 5, graceSeconds: 1.5, beats: 2,
+        schedule: null, tz: null, maxRunSeconds: null, expireSeconds: null, declared: false, runs: [],
+        lastDurationSeconds: null, lastExitCode: null, lastSuccessAt: null,
       })
+    })
+
+    it("stores a job's schedule and runs, and reads them back after a reopen", async () => {
+      const harness = await open(suiteSettings)
+      const job = { component: 'backup', schedule: '0 3 * * *', tz: 'Europe/Berlin', max_run_seconds: 7200, expire_seconds: 0 }
+      await harness.store.apply([hb('db-1', 'ok', job)], at(0))
+      await harness.store.apply([{ agent: 'db-1', component: 'backup', run: 'start', run_id: 'r1' }], at(10))
+      await harness.store.apply([{ agent: 'db-1', component: 'backup', run: 'start', run_id: 'r2' }], at(20))
+      const [finished] = await harness.store.apply([{ agent: 'db-1', component: 'backup', exit_code: 2, run_id: 'r1' }], at(40))
+      expect(finished).toMatchObject({
+        state: 'degraded', schedule: '0 3 * * *', tz: 'Europe/Berlin', maxRunSeconds: 7200, expireSeconds: 0,
+        runs: [{ id: 'r2', since: at(20) }], lastDurationSeconds: 30, lastExitCode: 2, lastSuccessAt: null, beats: 4,
+      })
+      const reopened = await harness.reopen()
+      expect((await reopened.agent('db-1', at(41))).records).toEqual([finished])
+      await reopened.close()
+    })
+
+    it('declares a component: listed from then on as starting, kept across a reopen, never swept', async () => {
+      const harness = await open(suiteSettings)
+      const declared = await harness.store.declare({ agent: 'db-1', component: 'backup', schedule: '*/2 * * * * *' }, at(0))
+      expect(declared).toMatchObject({ agent: 'db-1', component: 'backup', state: 'starting', declared: true, beats: 0, lastSeen: at(0) })
+      expect(await states(harness.store, at(0))).toEqual({ 'db-1/backup': 'starting' })
+      // Due at 2 s + the default grace (5 s): then missed, and still there a year on.
+      expect((await harness.store.summary(at(7))).state).toBe('starting')
+      expect((await harness.store.summary(at(7.001))).state).toBe('degraded')
+      expect(await harness.store.sweep(at(365 * 86_400))).toBe(0)
+      const reopened = await harness.reopen()
+      expect(await reopened.summary(at(365 * 86_400))).toMatchObject({ state: 'degraded', agents: 1 })
+      const [beat] = await reopened.apply([hb('db-1', 'ok', { component: 'backup' })], at(365 * 86_400))
+      expect(beat).toMatchObject({ state: 'recovering', declared: true, schedule: '*/2 * * * * *', beats: 1 })
+      expect((await reopened.snapshot(at(365 * 86_400))).counters).toMatchObject({ missed: 1, expired: 0, received: 1 })
+      await reopened.close()
+    })
+
+    it('declaring again replaces what is expected and keeps what was reported', async () => {
+      const store = await fresh()
+      await store.apply([hb('a', 'degraded', { interval_seconds: 30, version: '3', message: 'disk full' })], at(0))
+      const record = await store.declare({ agent: 'a', component: 'main', schedule: '@daily', expire_seconds: 600 }, at(1))
+      expect(record).toMatchObject({ state: 'degraded', message: 'disk full', version: '3', intervalSeconds: null, schedule: '@daily', expireSeconds: 600 })
+      expect((await store.snapshot(at(1))).records).toEqual([record])
+    })
+
+    it('removes one component, keeps the others, and knows an unknown one', async () => {
+      const store = await fresh()
+      await store.apply([hb('a', 'ok'), hb('a', 'ok', { component: 'ssh', interval_seconds: 1, grace_seconds: 0 })], at(0))
+      const r0 = (await store.snapshot(at(0))).revision
+      expect(await store.removeComponent('a', 'ssh', at(2))).toBe(true)
+      expect(await store.removeComponent('a', 'ssh', at(2))).toBe(false)
+      expect(await store.removeComponent('nobody', 'main', at(2))).toBe(false)
+      const snapshot = await store.snapshot(at(2))
+      expect(snapshot.revision).not.toBe(r0)
+      expect(await states(store, at(2))).toEqual({ 'a/main': 'ok' })
+      // It was overdue when removed: its miss is counted, its heartbeats stay counted.
+      expect(snapshot.counters).toMatchObject({ missed: 1, received: 2 })
     })
 
     it('counts a missed deadline once, when the late heartbeat arrives', async () => {
@@ -326,6 +383,18 @@ export function storeSuite(
         await expect(store.apply([hb('b', 'ok'), hb('c', 'ok'), hb('d', 'ok'), hb('d', 'ok', { component: 'x' })], at(1))).rejects.toThrow(
           'the fleet has 1 agent and this batch adds 3; MAX_AGENTS is 3',
         )
+      })
+
+      it('holds a declaration to the caps, and stores nothing when it is refused', async () => {
+        const store = await capped({ maxAgents: 1, maxComponentsPerAgent: 2 })
+        await store.declare({ agent: 'a', component: 'main' }, at(0))
+        await store.declare({ agent: 'a', component: 'cron' }, at(0))
+        const before = await store.snapshot(at(0))
+        await expect(store.declare({ agent: 'a', component: 'third' }, at(0))).rejects.toMatchObject({ name: 'LimitError', code: 'too_many_components' })
+        await expect(store.declare({ agent: 'b', component: 'main' }, at(0))).rejects.toMatchObject({ name: 'LimitError', code: 'too_many_agents' })
+        await unchanged(store, before, at(0))
+        // Declaring a known component again adds nothing.
+        await expect(store.declare({ agent: 'a', component: 'cron', interval_seconds: 5 }, at(0))).resolves.toMatchObject({ intervalSeconds: 5 })
       })
 
       it('refuses a version past MAX_VERSIONS, but not one already reported', async () => {

@@ -9,7 +9,7 @@ import { DurableObject } from 'cloudflare:workers'
 import type { Heartbeat } from '../heartbeat.ts'
 import { type FleetSummary, mergeSummaries } from '../agent-states.ts'
 import { type LimitCode, LimitError } from '../limits.ts'
-import type { ComponentRecord } from '../readiness.ts'
+import { type ComponentRecord, type Declaration, expiryOf } from '../readiness.ts'
 import { type Settings, loadSettings } from '../settings.ts'
 import { type Copies, copyUntil } from './copies.ts'
 import { Engine } from './engine.ts'
@@ -84,11 +84,23 @@ export class Fleet extends DurableObject<FleetEnv> {
     this.engine = await Engine.open(new SqlDriver(this.database()), settings, { storeTrafficCounters: true })
   }
 
-  /** A refused batch comes back as a value: RPC carries an error's message, not its class or fields. */
-  async apply(batch: Heartbeat[], now: number): Promise<ApplyResult> {
+  apply(batch: Heartbeat[], now: number): Promise<ApplyResult> {
+    return this.refusable(() => this.engine.apply(batch, now))
+  }
+
+  declare(declaration: Declaration, now: number): Promise<ApplyResult> {
+    return this.refusable(async () => [await this.engine.declare(declaration, now)])
+  }
+
+  removeComponent(agent: string, component: string, now: number): Promise<boolean> {
+    return this.engine.removeComponent(agent, component, now)
+  }
+
+  /** A refused change comes back as a value: RPC carries an error's message, not its class or fields. */
+  private async refusable(change: () => Promise<ComponentRecord[]>): Promise<ApplyResult> {
     try {
-      const records = await this.engine.apply(batch, now)
-      await this.expiresAt(now + this.settings.expireSeconds * 1000)
+      const records = await change()
+      await this.expiresAt(Math.min(...records.map((record) => expiryOf(record, this.settings))))
       return { records }
     } catch (error) {
       if (!(error instanceof LimitError)) throw error
@@ -133,11 +145,11 @@ export class Fleet extends DurableObject<FleetEnv> {
 
   /**
    * A component may expire at `at`: make sure the alarm comes by then. Once set,
-   * an alarm is never later than the earliest expiry (a write only ever moves a
-   * component's expiry later), so a write costs no scan of the fleet.
+   * an alarm is never later than the earliest expiry: each write brings it
+   * forward to the expiry of what it wrote, so a write costs no scan of the fleet.
    */
   private async expiresAt(at: number): Promise<void> {
-    if (this.settings.expireSeconds === 0 || !Number.isFinite(at)) return
+    if (!Number.isFinite(at)) return
     if (this.alarmAt !== null && this.alarmAt <= at) return
     this.alarmAt = at
     await this.ctx.storage.setAlarm(at)
@@ -211,6 +223,14 @@ export class DurableObjectStore implements Store {
       }),
     )
     return results
+  }
+
+  async declare(declaration: Declaration, now: number): Promise<ComponentRecord> {
+    return recordsOf(await this.object(this.nameFor(declaration.agent)).declare(declaration, now))[0]!
+  }
+
+  removeComponent(agent: string, component: string, now: number): Promise<boolean> {
+    return this.object(this.nameFor(agent)).removeComponent(agent, component, now)
   }
 
   remove(agent: string, now: number): Promise<number> {

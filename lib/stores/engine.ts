@@ -15,7 +15,7 @@
 // that raced another writer: the group is then planned again on the new state.
 import type { FleetSummary } from '../agent-states.ts'
 import type { Heartbeat } from '../heartbeat.ts'
-import type { ComponentRecord } from '../readiness.ts'
+import { type ComponentRecord, type Declaration, type StoredRecord, completeRecord } from '../readiness.ts'
 import type { Driver, Kind, Write } from './driver.ts'
 import { type CounterKey, FleetState } from './fleet-state.ts'
 import { type Change, Planner, type PlannerSettings, addCount, emptyChange, isEmpty } from './plan.ts'
@@ -85,7 +85,7 @@ export class Engine implements Store {
     const epoch = engine.epoch + 1
     const stamp = emptyChange(0)
     stamp.meta.set('epoch', epoch)
-    await engine.enqueue<Change>((waiting) => ({ kind: 'alone', plan: () => stamp, ...waiting }))
+    await engine.alone(() => stamp)
     engine.state.revision = Math.max(engine.state.revision, epoch * REVISIONS_PER_EPOCH)
     return engine
   }
@@ -102,6 +102,16 @@ export class Engine implements Store {
 
   apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]> {
     return this.enqueue<ComponentRecord[]>((waiting) => ({ kind: 'batch', batch, now, ...waiting }))
+  }
+
+  async declare(declaration: Declaration, now: number): Promise<ComponentRecord> {
+    const change = await this.alone((state) => this.planner.declare(state, declaration, now))
+    return change.results[0]!
+  }
+
+  async removeComponent(agent: string, component: string, now: number): Promise<boolean> {
+    const change = await this.alone((state) => this.planner.removeComponent(state, agent, component, now))
+    return change.results.length > 0
   }
 
   async remove(agent: string, now: number): Promise<number> {
@@ -155,10 +165,15 @@ export class Engine implements Store {
     const max = this.driver.maxHeartbeatsPerCommit ?? Infinity
     const parts: Change[] = []
     for (;;) {
-      const change = await this.enqueue<Change>((waiting) => ({ kind: 'alone', plan: (state) => plan(state, max), ...waiting }))
+      const change = await this.alone((state) => plan(state, max))
       parts.push(change)
       if (change.deletes.size < max) return parts
     }
+  }
+
+  /** A change that commits on its own, planned on the state it finds. */
+  private alone(plan: (state: FleetState) => Change): Promise<Change> {
+    return this.enqueue<Change>((waiting) => ({ kind: 'alone', plan, ...waiting }))
   }
 
   private enqueue<T>(job: (waiting: Waiting<T>) => Job): Promise<T> {
@@ -287,7 +302,7 @@ export class Engine implements Store {
   /** Put an entry read from the driver into memory; a record another writer changed moves the revision. */
   private applyEntry(state: FleetState, kind: Kind, key: string, value: unknown): void {
     if (kind === 'component') {
-      state.put(key, value as ComponentRecord | undefined)
+      state.put(key, value === undefined ? undefined : completeRecord(value as StoredRecord))
       state.revision++
     } else if (kind === 'counter') state.setCounter(key, value as number | undefined)
     else this.applyMeta(key, value)

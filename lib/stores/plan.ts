@@ -4,7 +4,7 @@
 // limit are checked here, so they hold inside the store's atomic section.
 import type { Heartbeat } from '../heartbeat.ts'
 import { type LimitCode, type Limits, LimitError, NO_LIMITS, RateLimiter } from '../limits.ts'
-import { type ComponentRecord, DEFAULT_COMPONENT, type ReadinessSettings, isExpired, isOverdue, next } from '../readiness.ts'
+import { type ComponentRecord, DEFAULT_COMPONENT, type Declaration, type ReadinessSettings, declare, isExpired, isOverdue, next } from '../readiness.ts'
 import { type CounterKey, type FleetState, recordKey } from './fleet-state.ts'
 
 export interface Change {
@@ -73,6 +73,9 @@ function leaves(change: Change, record: ComponentRecord): void {
   if (record.beats) addCount(change, 'received', record.beats)
 }
 
+/** What a heartbeat or a declaration adds to the fleet, as the caps count it. */
+type Adding = Pick<Heartbeat, 'agent' | 'component' | 'version'>
+
 export type PlannerSettings = ReadinessSettings & { limits?: Limits | undefined }
 
 type CapCode = Exclude<LimitCode, 'rate_limited'> | 'too_many_components_in_fleet'
@@ -122,6 +125,36 @@ export class Planner {
   }
 
   /**
+   * Declare a component (or again): `results` holds its record. Adding one is
+   * held to the caps; the rate limit is for heartbeats, not for configuration.
+   */
+  declare(state: FleetState, declaration: Declaration, now: number): Change {
+    const change = emptyChange(now)
+    const key = recordKey(declaration.agent, declaration.component)
+    const stored = state.records.get(key)
+    const expired = stored !== undefined && isExpired(stored, now, this.settings)
+    const record = declare(stored, declaration, now, this.settings)
+    const broken = this.checkCaps(state, record, stored !== undefined && !expired, false, change.added, emptyChange(now).added, now)
+    if (broken) throw this.capError(broken, state, [declaration], change, now, record.agent)
+    if (expired) {
+      addCount(change, 'expired')
+      leaves(change, stored)
+      if (isOverdue(stored, now, this.settings)) addCount(change, 'missed')
+    }
+    change.upserts.set(key, record)
+    change.results.push(record)
+    return change
+  }
+
+  /** Remove one component; `results` holds it if a reader could still see it. */
+  removeComponent(state: FleetState, agent: string, component: string, now: number): Change {
+    const change = emptyChange(now)
+    const record = state.records.get(recordKey(agent, component))
+    if (record) this.drop(change, record, now)
+    return change
+  }
+
+  /**
    * Deregister an agent: its components go, at most `max` of them (a driver may
    * limit one commit); `results` holds those a reader could still see.
    */
@@ -129,14 +162,18 @@ export class Planner {
     const change = emptyChange(now)
     for (const record of state.componentsOf(agent)) {
       if (change.deletes.size >= max) break
-      change.deletes.add(recordKey(record.agent, record.component))
-      leaves(change, record)
-      // A component deleted while overdue still missed its deadline.
-      if (isOverdue(record, now, this.settings)) addCount(change, 'missed')
-      if (isExpired(record, now, this.settings)) addCount(change, 'expired')
-      else change.results.push(record)
+      this.drop(change, record, now)
     }
     return change
+  }
+
+  /** Delete a record on request; one deleted while overdue still missed its deadline, one expired still expired. */
+  private drop(change: Change, record: ComponentRecord, now: number): void {
+    change.deletes.add(recordKey(record.agent, record.component))
+    leaves(change, record)
+    if (isOverdue(record, now, this.settings)) addCount(change, 'missed')
+    if (isExpired(record, now, this.settings)) addCount(change, 'expired')
+    else change.results.push(record)
   }
 
   /** Drop components silent past the expiry, at most `max` of them (a driver may limit one commit). */
@@ -200,7 +237,7 @@ export class Planner {
   }
 
   /** The refusal of a batch past a cap, with the real numbers: how many there are, how many the batch adds, the cap. */
-  private capError(code: CapCode, state: FleetState, batch: readonly Heartbeat[], prior: Change, now: number, agent: string): LimitError {
+  private capError(code: CapCode, state: FleetState, batch: readonly Adding[], prior: Change, now: number, agent: string): LimitError {
     const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
     const fresh = (key: string) => {
       const record = state.records.get(key)

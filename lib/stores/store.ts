@@ -4,7 +4,7 @@
 // every implementation to the same behaviour, through this port only.
 import type { FleetSummary } from '../agent-states.ts'
 import type { Heartbeat } from '../heartbeat.ts'
-import type { ComponentRecord } from '../readiness.ts'
+import type { ComponentRecord, Declaration } from '../readiness.ts'
 
 export { recordKey } from './fleet-state.ts'
 
@@ -56,6 +56,13 @@ export interface Store {
    * with the resulting record of each — only once the write is durable.
    */
   apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]>
+  /**
+   * Declare what is expected of a component (or again), listing it from now on;
+   * resolves with its record. A cap it would break throws LimitError.
+   */
+  declare(declaration: Declaration, now: number): Promise<ComponentRecord>
+  /** Remove one component; resolves with whether a reader could see it. */
+  removeComponent(agent: string, component: string, now: number): Promise<boolean>
   /** Deregister an agent; resolves with how many components it had (0: unknown agent). */
   remove(agent: string, now: number): Promise<number>
   /** Drop components silent past the expiry, counting them; resolves with how many. */

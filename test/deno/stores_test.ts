@@ -158,7 +158,10 @@ Deno.test('deno kv: serves a 0.1 layout after moving its keys', async () => {
   kv.close()
   const { store } = await openTemp(dataDir)
   const snapshot = await store.snapshot(T0)
-  expect(snapshot.records).toEqual([{ ...record, beats: 0 }])
+  expect(snapshot.records).toEqual([{
+    ...record, beats: 0, schedule: null, tz: null, maxRunSeconds: null, expireSeconds: null, declared: false, runs: [],
+    lastDurationSeconds: null, lastExitCode: null, lastSuccessAt: null,
+  }])
   expect(snapshot.counters).toMatchObject({ received: 5, rejected: { invalid_heartbeat: 2 } })
 })
 
