@@ -16,6 +16,24 @@ const tokens = z
     message: 'a token may hold only letters, digits and . _ ~ + / - (then = padding)',
   })
 
+/** Exactly what a browser sends as Origin: scheme://host[:port], nothing after it. */
+function isOrigin(text: string): boolean {
+  try {
+    return new URL(text).origin === text
+  } catch {
+    return false
+  }
+}
+
+// Origins a browser page may call from: `*`, or each as a browser's Origin header says it.
+const origins = z
+  .string()
+  .optional()
+  .transform((value) => (value ?? '').split(',').map((o) => o.trim()).filter(Boolean))
+  .refine((list) => list.every((o) => o === '*' || isOrigin(o)), {
+    message: 'list origins as scheme://host[:port] (no path, no trailing slash), or *',
+  })
+
 /** What every runtime reads. */
 const commonSettings = {
   HEARTBEAT_TOKEN: tokens,
@@ -27,6 +45,7 @@ const commonSettings = {
   MAX_COMPONENTS_PER_AGENT: cap(32),
   MAX_VERSIONS: cap(100),
   RATE_LIMIT_PER_SECOND: z.coerce.number().finite().min(0).default(10),
+  CORS_ORIGINS: origins,
 }
 
 /** What only a runtime that runs its own server reads (Node, Bun, Deno). */
@@ -81,6 +100,8 @@ export interface Settings extends ReadinessSettings {
   limits: Limits
   /** Listen beyond loopback without HEARTBEAT_TOKEN (otherwise the start is refused). */
   allowUnauthenticated: boolean
+  /** Origins whose pages may call the API (CORS); `*` any; none: no CORS headers. */
+  corsOrigins: string[]
   /** SQLite stores: FULL survives power loss, NORMAL only process crashes (see lib/stores/sqlite-file.ts). */
   synchronous: 'FULL' | 'NORMAL'
 }
@@ -131,6 +152,7 @@ export function loadSettings(env: Record<string, unknown> = {}, runtime: Runtime
     },
     allowUnauthenticated: s.ALLOW_UNAUTHENTICATED === 'true',
     synchronous: s.SQLITE_SYNCHRONOUS,
+    corsOrigins: s.CORS_ORIGINS,
   }
 }
 

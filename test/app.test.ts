@@ -418,6 +418,7 @@ describe('/v1/agents', () => {
           },
         ],
       }],
+      next_cursor: null,
     })
     expect((await json('/v1/agents/node-17')).body).toEqual(body.agents[0])
   })
