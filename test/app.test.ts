@@ -1,10 +1,12 @@
-// Every route, code and body of the README's API through app.request(), with an injected clock.
+// Every route, code and body of the README's API through app.request(), with an
+// injected clock. Every answer is also held to the OpenAPI document the app serves.
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createApp } from '../lib/app.ts'
 import { loadSettings } from '../lib/settings.ts'
 import { MemoryStore } from '../lib/stores/memory.ts'
 import type { Store } from '../lib/stores/store.ts'
+import { type AnswerCheck, answerChecker } from './support/openapi-check.ts'
 
 const T0 = 1_800_000_000_000
 let now = T0
@@ -14,7 +16,14 @@ function setup(env: Record<string, string> = {}, extra: { store?: Store; runtime
   const settings = loadSettings(env)
   const store = extra.store ?? new MemoryStore(settings)
   const app = createApp({ store, settings, runtime: 'test', clock: () => now, runtimeRegistry: extra.runtimeRegistry })
-  const request = (path: string, init: RequestInit = {}) => app.request(`http://pulsegate.test${path}`, init)
+  const url = (path: string) => `http://pulsegate.test${path}`
+  let check: AnswerCheck | undefined
+  const request = async (path: string, init: RequestInit = {}) => {
+    check ??= answerChecker((await (await app.request(url('/openapi.json'))).json()) as Record<string, unknown>)
+    const res = await app.request(url(path), init)
+    await check(init.method ?? 'GET', url(path), res.clone())
+    return res
+  }
   const post = (body: unknown, headers: Record<string, string> = {}) =>
     request('/v1/heartbeat', {
       method: 'POST',
