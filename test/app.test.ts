@@ -6,7 +6,7 @@ import { createApp } from '../lib/app.ts'
 import { loadSettings } from '../lib/settings.ts'
 import { MemoryStore } from '../lib/stores/memory.ts'
 import type { Store } from '../lib/stores/store.ts'
-import { type AnswerCheck, answerChecker } from './support/openapi-check.ts'
+import { checkedRequest } from './support/openapi-check.ts'
 
 const T0 = 1_800_000_000_000
 let now = T0
@@ -16,14 +16,7 @@ function setup(env: Record<string, string> = {}, extra: { store?: Store; runtime
   const settings = loadSettings(env)
   const store = extra.store ?? new MemoryStore(settings)
   const app = createApp({ store, settings, runtime: 'test', clock: () => now, runtimeRegistry: extra.runtimeRegistry })
-  const url = (path: string) => `http://pulsegate.test${path}`
-  let check: AnswerCheck | undefined
-  const request = async (path: string, init: RequestInit = {}) => {
-    check ??= answerChecker((await (await app.request(url('/openapi.json'))).json()) as Record<string, unknown>)
-    const res = await app.request(url(path), init)
-    await check(init.method ?? 'GET', url(path), res.clone())
-    return res
-  }
+  const request = checkedRequest(app)
   const post = (body: unknown, headers: Record<string, string> = {}) =>
     request('/v1/heartbeat', {
       method: 'POST',

@@ -104,3 +104,15 @@ export function checkedFetch(
     return response
   }
 }
+
+/** `app.request` on a path, with every answer held to the document that app serves. */
+export function checkedRequest(app: { request: (url: string, init?: RequestInit) => Response | Promise<Response> }) {
+  const url = (path: string) => `http://pulsegate.test${path}`
+  let check: AnswerCheck | undefined
+  return async (path: string, init: RequestInit = {}): Promise<Response> => {
+    check ??= answerChecker((await (await app.request(url('/openapi.json'))).json()) as Json)
+    const response = await app.request(url(path), init)
+    await check(init.method ?? 'GET', url(path), response.clone())
+    return response
+  }
+}
