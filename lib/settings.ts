@@ -16,10 +16,10 @@ const tokens = z
     message: 'a token may hold only letters, digits and . _ ~ + / - (then = padding)',
   })
 
-/** Exactly what a browser sends as Origin: scheme://host[:port], nothing after it. */
+/** Exactly what a browser sends as Origin for a web page: http(s)://host[:port], nothing after it. */
 function isOrigin(text: string): boolean {
   try {
-    return new URL(text).origin === text
+    return /^https?:\/\//.test(text) && new URL(text).origin === text
   } catch {
     return false
   }
@@ -31,7 +31,7 @@ const origins = z
   .optional()
   .transform((value) => (value ?? '').split(',').map((o) => o.trim()).filter(Boolean))
   .refine((list) => list.every((o) => o === '*' || isOrigin(o)), {
-    message: 'list origins as scheme://host[:port] (no path, no trailing slash), or *',
+    message: 'list origins as http(s)://host[:port] (no path, no trailing slash), or *',
   })
 
 /** What every runtime reads. */

@@ -10,6 +10,7 @@ describe('settings', () => {
       limits: { maxAgents: 10_000, maxComponentsPerAgent: 32, maxVersions: 100, ratePerSecond: 10 },
       allowUnauthenticated: false,
       synchronous: 'FULL',
+      corsOrigins: [],
     })
   })
 
@@ -19,7 +20,7 @@ describe('settings', () => {
       METRICS_TOKEN: 'm', RECOVERY_SECONDS: '2.5', DEFAULT_INTERVAL_SECONDS: '5', EXPIRE_SECONDS: '0',
       SWEEP_SECONDS: '  ', MAX_AGENTS: '0', MAX_COMPONENTS_PER_AGENT: '2',
       MAX_VERSIONS: '3', RATE_LIMIT_PER_SECOND: '0.5', ALLOW_UNAUTHENTICATED: 'true', SQLITE_SYNCHRONOUS: 'NORMAL',
-      UNRELATED: 'x',
+      CORS_ORIGINS: 'https://status.example, http://127.0.0.1:3000,', UNRELATED: 'x',
     })).toEqual({
       port: 9000, host: '0.0.0.0', dataDir: '/var/lib/pulsegate', heartbeatTokens: ['a', 'b'], metricsTokens: ['m'],
       recoverySeconds: 2.5, defaultIntervalSeconds: 5, expireSeconds: 0, sweepSeconds: 60, probeSource: 'do',
@@ -27,7 +28,9 @@ describe('settings', () => {
       limits: { maxAgents: 0, maxComponentsPerAgent: 2, maxVersions: 3, ratePerSecond: 0.5 },
       allowUnauthenticated: true,
       synchronous: 'NORMAL',
+      corsOrigins: ['https://status.example', 'http://127.0.0.1:3000'],
     })
+    expect(loadSettings({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*'])
   })
 
   it("validates what a runtime uses and leaves the other runtime's settings at their defaults", () => {
@@ -55,6 +58,10 @@ describe('settings', () => {
     ['SQLITE_SYNCHRONOUS', 'OFF'],
     ['HEARTBEAT_TOKEN', 'pa$$word!'],
     ['METRICS_TOKEN', 'good,with space'],
+    ['CORS_ORIGINS', 'https://status.example/'],
+    ['CORS_ORIGINS', 'status.example'],
+    ['CORS_ORIGINS', 'https://status.example/page'],
+    ['CORS_ORIGINS', 'ftp://files.example'],
   ])('stops on %s=%s with a message naming it', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError)
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`^invalid setting ${name}:`))
@@ -65,6 +72,7 @@ describe('settings', () => {
     ['COPY_MAX_AGE_SECONDS', '0'],
     ['SHARDS', '0'],
     ['RECOVERY_SECONDS', '-1'],
+    ['CORS_ORIGINS', 'https://a.example, nope'],
   ])('stops a Worker on %s=%s with a message naming it', (name, value) => {
     expect(() => loadSettings({ [name]: value }, 'workers')).toThrow(new RegExp(`^invalid setting ${name}:`))
   })
