@@ -147,36 +147,51 @@ export interface PulsegateClient {
 export function createApiClient(options: Omit<ClientOptions, 'timeout'>): Client<paths> {
   const doFetch: FetchLike = options.fetch ?? ((input, init) => fetch(input, init))
   const headers: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {}
-  return createFetchClient<paths>({
-    baseUrl: options.baseUrl.replace(/\/+$/, ''),
-    headers,
-    // openapi-fetch hands over a Request; FetchLike takes a URL and its init, as fetch does.
-    fetch: async (request) =>
-      doFetch(request.url, {
-        method: request.method,
-        headers: request.headers,
-        body: request.body === null ? undefined : await request.text(),
-        signal: request.signal,
-      }),
-  })
+  return createFetchClient<paths>({ baseUrl: options.baseUrl.replace(/\/+$/, ''), headers, fetch: forward(doFetch) })
+}
+
+/**
+ * openapi-fetch hands over a Request; FetchLike takes a URL and its init, as fetch
+ * does. The signal is the caller's own when given: a Request's signal follows its
+ * init's only while something holds the Request, and a fetch that never answers
+ * holds nothing, so its timeout could be collected before it fires.
+ */
+function forward(doFetch: FetchLike, signal?: AbortSignal) {
+  return async (request: Request) =>
+    doFetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body === null ? undefined : await request.text(),
+      signal: signal ?? request.signal,
+    })
 }
 
 export function createClient(options: ClientOptions): PulsegateClient {
   const api = createApiClient(options)
+  const doFetch: FetchLike = options.fetch ?? ((input, init) => fetch(input, init))
   const timeoutMs = options.timeout ?? 10_000
-  const init = () => ({ headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs), parseAs: 'text' as const })
+  const init = (signal: AbortSignal) => ({ headers: { Accept: 'application/json' }, parseAs: 'text' as const, fetch: forward(doFetch, signal) })
 
   /**
    * One answer, read as pulsegate's JSON: status and body when `accept(status,
    * body)` holds, else the server's error. openapi-fetch reads an error's body
    * as JSON when it can, and a success's as the text asked for.
    */
-  async function settle(call: Promise<{ data?: unknown; error?: unknown; response: Response }>, accept: (status: number, body: any) => boolean) {
-    let answer: Awaited<typeof call>
+  async function settle(
+    call: (signal: AbortSignal) => Promise<{ data?: unknown; error?: unknown; response: Response }>,
+    accept: (status: number, body: any) => boolean,
+  ) {
+    // Not AbortSignal.timeout: its timer holds the signal weakly, so a request that nothing
+    // else holds (a fetch that never answers) could be collected and never time out.
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs)
+    let answer: Awaited<ReturnType<typeof call>>
     try {
-      answer = await call
+      answer = await call(controller.signal)
     } catch (error) {
       throw noAnswer(error, timeoutMs)
+    } finally {
+      clearTimeout(timer)
     }
     const { response } = answer
     const body = response.ok ? (typeof answer.data === 'string' ? parseJson(answer.data) : undefined) : errorBody(answer.error)
@@ -191,7 +206,7 @@ export function createClient(options: ClientOptions): PulsegateClient {
     // A single heartbeat goes as an object, exactly as it was given.
     const body = Array.isArray(batch) ? parsed.data : parsed.data[0]!
     const answered = (status: number, answer: any) => ok(status, answer) && Array.isArray(answer.results)
-    const { json } = await settle(api.POST('/v1/heartbeat', { ...init(), body }), answered)
+    const { json } = await settle((signal) => api.POST('/v1/heartbeat', { ...init(signal), body }), answered)
     return (json as components['schemas']['HeartbeatAnswer']).results
   }
 
@@ -206,16 +221,16 @@ export function createClient(options: ClientOptions): PulsegateClient {
       if (!id.success) throw new PulsegateError(0, 'invalid_agent', `not an agent id: ${id.error.issues[0]?.message}`)
       // 404 unknown_agent: already gone, which is what was asked for.
       const gone = (status: number, body: any) => ok(status, body) || (status === 404 && body?.error?.code === 'unknown_agent')
-      const { status, json } = await settle(api.DELETE('/v1/agents/{agent}', { ...init(), params: { path: { agent } } }), gone)
+      const { status, json } = await settle((signal) => api.DELETE('/v1/agents/{agent}', { ...init(signal), params: { path: { agent } } }), gone)
       return status === 404 ? 0 : (json as components['schemas']['Removed']).removed
     },
     async readiness(agent, { exclude = [] } = {}) {
       const query = exclude.length ? { exclude } : undefined
       const answer = (status: number, body: any) => [200, 400, 503].includes(status) && typeof body?.state === 'string'
-      const call =
+      const call = (signal: AbortSignal) =>
         agent === undefined
-          ? api.GET('/readyz', { ...init(), params: { query } })
-          : api.GET('/readyz/{agent}', { ...init(), params: { path: { agent }, query } })
+          ? api.GET('/readyz', { ...init(signal), params: { query } })
+          : api.GET('/readyz/{agent}', { ...init(signal), params: { path: { agent }, query } })
       const { status, json } = await settle(call, answer)
       return { code: status, ...(json as components['schemas']['Readiness']) }
     },
