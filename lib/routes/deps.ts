@@ -1,5 +1,5 @@
 // What every route module is built from: the store, the settings, the clock and
-// the shared views; one small Hono app per module, composed by lib/app.ts.
+// the shared views; one small OpenAPIHono app per module, composed by lib/app.ts.
 import type { Settings } from '../settings.ts'
 import type { Store, TrafficCounter } from '../stores/store.ts'
 import type { FleetViews } from '../views.ts'
