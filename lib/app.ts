@@ -1,15 +1,19 @@
 // The portable core: every route of pulsegate over one Store, composed from small
 // route modules (lib/routes/). Runtime entries in functions/ only build a Store
 // and hand this app to their server.
-import { Hono } from 'hono'
+import { OpenAPIHono } from '@hono/zod-openapi'
 import { compress } from 'hono/compress'
 import type { Registry } from 'prom-client'
 import { inBackground } from './background.ts'
 import { ApiError, errorResponse, toApiError } from './errors.ts'
-import { answerOtherMethods } from './http.ts'
+import { allowOrigins, answerOtherMethods } from './http.ts'
+import { openApiDocument } from './openapi.ts'
 import { requestMetrics } from './request-metrics.ts'
 import { agentRoutes } from './routes/agents.ts'
+import { componentRoutes } from './routes/components.ts'
+import { pingRoutes } from './routes/ping.ts'
 import type { AppEnv, RouteDeps } from './routes/deps.ts'
+import { docsRoutes } from './routes/docs.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { probeRoutes } from './routes/probes.ts'
 import type { Settings } from './settings.ts'
@@ -37,11 +41,11 @@ export interface AppOptions {
   compression?: boolean
 }
 
-export function createApp(options: AppOptions): Hono<AppEnv> {
+export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   const { store, settings, runtime, runtimeRegistry } = options
   const count = (counter: TrafficCounter, label: string) => inBackground('count', () => store.count(counter, label))
   const deps: RouteDeps = { store, settings, clock: options.clock ?? Date.now, views: new FleetViews(store, settings), count }
-  const app = new Hono<AppEnv>()
+  const app = new OpenAPIHono<AppEnv>()
 
   app.onError((error, c) => {
     const apiError = toApiError(error)
@@ -61,6 +65,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     await next()
   })
   if (runtimeRegistry) app.use(requestMetrics(runtimeRegistry))
+  // Unset, no CORS header at all, and OPTIONS is a 405 like any method a path does not route.
+  if (settings.corsOrigins.length > 0) app.use(allowOrigins(settings.corsOrigins))
   // Prometheus always asks for gzip, and a large fleet's exposition shrinks about tenfold.
   if (options.compression ?? true) {
     app.use('/metrics', compress())
@@ -69,7 +75,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   app.route('/', probeRoutes(deps))
   app.route('/', agentRoutes(deps))
+  app.route('/', componentRoutes(deps))
+  app.route('/', pingRoutes(deps))
   app.route('/', metricsRoutes(deps, { build: { version: VERSION, runtime }, runtimeRegistry }))
+  // Built once, at the first ask, from every route registered by then (its own included).
+  let document: Record<string, unknown> | undefined
+  app.route('/', docsRoutes(() => (document ??= openApiDocument(app, VERSION))))
   answerOtherMethods(app)
   return app
 }

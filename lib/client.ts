@@ -1,12 +1,16 @@
 // A small typed client for pulsegate, built on `fetch` only, so it runs on Node,
-// Bun, Deno, Workers and in browsers (no node: imports here). It builds every
-// heartbeat with the server's own zod schemas (lib/heartbeat.ts) and validates
-// before sending, so client and server can never disagree about what is valid.
+// Bun, Deno, Workers and in browsers (no node: imports here). Every request goes
+// through openapi-fetch typed by lib/api-types.ts, which openapi-typescript
+// generates from the served OpenAPI document: a path, a parameter or an answer
+// the server does not have fails the typecheck. It builds every heartbeat with
+// the server's own zod schemas (lib/heartbeat.ts) and validates before sending.
+import createFetchClient, { type Client } from 'openapi-fetch'
 import type { ZodError } from 'zod'
-import { type Heartbeat, agentId, heartbeatBodySchema, heartbeatSchema } from './heartbeat.ts'
-import type { State } from './readiness.ts'
+import type { components, paths } from './api-types.ts'
+import { type Heartbeat, agentId, heartbeatBodySchema, heartbeatIssues, heartbeatSchema } from './heartbeat.ts'
 
 export type { Heartbeat } from './heartbeat.ts'
+export type { components, paths } from './api-types.ts'
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>
 
@@ -22,24 +26,14 @@ export interface ClientOptions {
 }
 
 /** The state one heartbeat left its component in. */
-export interface BeatResult {
-  agent: string
-  component: string
-  state: State
-}
+export type BeatResult = components['schemas']['BeatResult']
 
-export interface ReadinessAnswer {
+export type ReadinessAnswer = components['schemas']['Readiness'] & {
   /** The HTTP code: 200 ok, 400 starting or recovering, 503 degraded. */
   code: number
-  state: State
-  status: string
-  pid?: number
 }
 
-export interface Issue {
-  path: (string | number)[]
-  message: string
-}
+export type Issue = components['schemas']['Issue']
 
 /**
  * Anything but a success. `status` is the HTTP status, or 0 when no answer came
@@ -88,15 +82,8 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(date) ? undefined : Math.max(0, (date - now) / 1000)
 }
 
-function issuesOf(error: ZodError, single: boolean): Issue[] {
-  return error.issues.map((i) => ({
-    path: (single ? i.path.slice(1) : i.path).map((p) => (typeof p === 'number' ? p : String(p))),
-    message: i.message,
-  }))
-}
-
-function invalid(error: ZodError, single: boolean): PulsegateError {
-  const issues = issuesOf(error, single)
+function invalid(error: ZodError, sent: unknown): PulsegateError {
+  const issues = heartbeatIssues(error, sent)
   const detail = issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ')
   return new PulsegateError(0, 'invalid_heartbeat', `the heartbeat is not valid, not sent: ${detail}`, { issues })
 }
@@ -114,6 +101,11 @@ export function fetchFailureReason(error: unknown): string {
   const cause = error instanceof Error ? error.cause : undefined
   if (cause instanceof Error && cause.message) return cause.message
   return error instanceof Error ? error.message : String(error)
+}
+
+/** An error's body as openapi-fetch left it: parsed when it was JSON, else the text. */
+function errorBody(error: unknown): any {
+  return typeof error === 'string' ? undefined : error
 }
 
 function parseJson(text: string): any {
@@ -147,46 +139,75 @@ export interface PulsegateClient {
   readiness(agent?: string, options?: { exclude?: string[] }): Promise<ReadinessAnswer>
 }
 
+/**
+ * The whole API, typed from the OpenAPI document (openapi-fetch over
+ * lib/api-types.ts): `api.GET('/v1/agents', { params: { query: { limit: 50 } } })`.
+ * It sends the token and uses the injected fetch; it validates nothing itself.
+ */
+export function createApiClient(options: Omit<ClientOptions, 'timeout'>): Client<paths> {
+  const doFetch: FetchLike = options.fetch ?? ((input, init) => fetch(input, init))
+  const headers: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {}
+  return createFetchClient<paths>({ baseUrl: options.baseUrl.replace(/\/+$/, ''), headers, fetch: forward(doFetch) })
+}
+
+/**
+ * openapi-fetch hands over a Request; FetchLike takes a URL and its init, as fetch
+ * does. The signal is the caller's own when given: a Request's signal follows its
+ * init's only while something holds the Request, and a fetch that never answers
+ * holds nothing, so its timeout could be collected before it fires.
+ */
+function forward(doFetch: FetchLike, signal?: AbortSignal) {
+  return async (request: Request) =>
+    doFetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body === null ? undefined : await request.text(),
+      signal: signal ?? request.signal,
+    })
+}
+
 export function createClient(options: ClientOptions): PulsegateClient {
-  const base = options.baseUrl.replace(/\/+$/, '')
+  const api = createApiClient(options)
   const doFetch: FetchLike = options.fetch ?? ((input, init) => fetch(input, init))
   const timeoutMs = options.timeout ?? 10_000
-  const auth: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {}
+  const init = (signal: AbortSignal) => ({ headers: { Accept: 'application/json' }, parseAs: 'text' as const, fetch: forward(doFetch, signal) })
 
   /**
-   * One request; answers status and parsed JSON body when `accept(status, body)`
-   * holds, else throws the server's error.
+   * One answer, read as pulsegate's JSON: status and body when `accept(status,
+   * body)` holds, else the server's error. openapi-fetch reads an error's body
+   * as JSON when it can, and a success's as the text asked for.
    */
-  async function request(method: string, path: string, body: unknown, accept: (status: number, body: any) => boolean) {
-    const headers: Record<string, string> = { Accept: 'application/json', ...auth }
-    if (body !== undefined) headers['Content-Type'] = 'application/json'
-    let res: Response
-    let text: string
+  async function settle(
+    call: (signal: AbortSignal) => Promise<{ data?: unknown; error?: unknown; response: Response }>,
+    accept: (status: number, body: any) => boolean,
+  ) {
+    // Not AbortSignal.timeout: its timer holds the signal weakly, so a request that nothing
+    // else holds (a fetch that never answers) could be collected and never time out.
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs)
+    let answer: Awaited<ReturnType<typeof call>>
     try {
-      res = await doFetch(`${base}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      })
-      text = await res.text()
+      answer = await call(controller.signal)
     } catch (error) {
       throw noAnswer(error, timeoutMs)
+    } finally {
+      clearTimeout(timer)
     }
-    const json = parseJson(text)
-    if (!accept(res.status, json)) throw failure(res, json)
-    return { status: res.status, json }
+    const { response } = answer
+    const body = response.ok ? (typeof answer.data === 'string' ? parseJson(answer.data) : undefined) : errorBody(answer.error)
+    if (!accept(response.status, body)) throw failure(response, body)
+    return { status: response.status, json: body }
   }
   const ok = (status: number, body: any) => status >= 200 && status < 300 && body !== undefined
 
   async function send(batch: Heartbeat[] | Heartbeat): Promise<BeatResult[]> {
-    const single = !Array.isArray(batch)
     const parsed = heartbeatBodySchema.safeParse(batch)
-    if (!parsed.success) throw invalid(parsed.error, single)
+    if (!parsed.success) throw invalid(parsed.error, batch)
     // A single heartbeat goes as an object, exactly as it was given.
-    const answered = (status: number, body: any) => ok(status, body) && Array.isArray(body.results)
-    const { json } = await request('POST', '/v1/heartbeat', single ? parsed.data[0] : parsed.data, answered)
-    return json.results as BeatResult[]
+    const body = Array.isArray(batch) ? parsed.data : parsed.data[0]!
+    const answered = (status: number, answer: any) => ok(status, answer) && Array.isArray(answer.results)
+    const { json } = await settle((signal) => api.POST('/v1/heartbeat', { ...init(signal), body }), answered)
+    return (json as components['schemas']['HeartbeatAnswer']).results
   }
 
   return {
@@ -200,15 +221,18 @@ export function createClient(options: ClientOptions): PulsegateClient {
       if (!id.success) throw new PulsegateError(0, 'invalid_agent', `not an agent id: ${id.error.issues[0]?.message}`)
       // 404 unknown_agent: already gone, which is what was asked for.
       const gone = (status: number, body: any) => ok(status, body) || (status === 404 && body?.error?.code === 'unknown_agent')
-      const { status, json } = await request('DELETE', `/v1/agents/${encodeURIComponent(agent)}`, undefined, gone)
-      return status === 404 ? 0 : (json.removed as number)
+      const { status, json } = await settle((signal) => api.DELETE('/v1/agents/{agent}', { ...init(signal), params: { path: { agent } } }), gone)
+      return status === 404 ? 0 : (json as components['schemas']['Removed']).removed
     },
     async readiness(agent, { exclude = [] } = {}) {
-      const query = exclude.length ? `?${exclude.map((e) => `exclude=${encodeURIComponent(e)}`).join('&')}` : ''
-      const path = agent === undefined ? '/readyz' : `/readyz/${encodeURIComponent(agent)}`
+      const query = exclude.length ? { exclude } : undefined
       const answer = (status: number, body: any) => [200, 400, 503].includes(status) && typeof body?.state === 'string'
-      const { status, json } = await request('GET', `${path}${query}`, undefined, answer)
-      return { code: status, ...(json as Omit<ReadinessAnswer, 'code'>) }
+      const call = (signal: AbortSignal) =>
+        agent === undefined
+          ? api.GET('/readyz', { ...init(signal), params: { query } })
+          : api.GET('/readyz/{agent}', { ...init(signal), params: { path: { agent }, query } })
+      const { status, json } = await settle(call, answer)
+      return { code: status, ...(json as components['schemas']['Readiness']) }
     },
   }
 }
@@ -216,5 +240,5 @@ export function createClient(options: ClientOptions): PulsegateClient {
 /** Validate one heartbeat as the server would, without sending it (for early, clear errors). */
 export function checkHeartbeat(heartbeat: unknown): PulsegateError | undefined {
   const parsed = heartbeatSchema.safeParse(heartbeat)
-  return parsed.success ? undefined : invalid(parsed.error, false)
+  return parsed.success ? undefined : invalid(parsed.error, heartbeat)
 }

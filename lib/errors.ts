@@ -45,6 +45,9 @@ function fromHonoException(error: HTTPException): ApiError {
         : new ApiError(400, 'malformed_json', 'the request body is not valid JSON')
     case 401:
       return new ApiError(401, 'unauthorized', 'a valid bearer token is required', { headers })
+    case 415:
+      // @hono/zod-openapi's media type gate, behind requireJson: only a type requireJson lets through and it does not.
+      return new ApiError(415, 'unsupported_media_type', 'send the body as Content-Type: application/json')
     default:
       return new ApiError(error.status as ContentfulStatusCode, 'http_error', error.message || 'request failed', { headers })
   }

@@ -8,8 +8,11 @@ import {
   type State,
   aggregate,
   deadlineOf,
+  expireSecondsOf,
+  expiryOf,
   graceOf,
   intervalOf,
+  maxRunOf,
   observe,
 } from './readiness.ts'
 
@@ -18,10 +21,16 @@ export interface ComponentView {
   state: State
   reason: string | null
   overdue: boolean
-  /** When the next heartbeat is due at the latest (ms). */
+  /** When the next heartbeat is due at the latest (ms); while a run is open, when it must have finished. */
   deadline: number
-  intervalSeconds: number
+  /** Null on a schedule. */
+  intervalSeconds: number | null
   graceSeconds: number
+  maxRunSeconds: number
+  /** Silence after which it may be dropped; 0 never. */
+  expireSeconds: number
+  /** When it is dropped unless it reports (ms); Infinity never. */
+  expires: number
 }
 
 export interface AgentView {
@@ -58,8 +67,11 @@ export function viewComponent(record: ComponentRecord, now: number, settings: Re
     reason,
     overdue,
     deadline: deadlineOf(record, settings),
-    intervalSeconds: intervalOf(record, settings),
+    intervalSeconds: record.schedule === null ? intervalOf(record, settings) : null,
     graceSeconds: graceOf(record, settings),
+    maxRunSeconds: maxRunOf(record, settings),
+    expireSeconds: expireSecondsOf(record, settings),
+    expires: expiryOf(record, settings),
   }
 }
 

@@ -1,7 +1,8 @@
 // What comes in: one heartbeat, or a batch of up to 100. The server validates with
-// these schemas and the client (lib/client.ts) builds with them, so the two can
-// never disagree about what a heartbeat is.
-import { z } from 'zod'
+// these schemas, the served OpenAPI document is generated from them, and the client
+// (lib/client.ts) builds with them, so none of the three can disagree about what a
+// heartbeat is.
+import { type ZodError, z } from 'zod'
 import { checkSchedule, scheduleField, tzField } from './schedule.ts'
 
 export const MAX_BODY_BYTES = 16 * 1024
@@ -17,6 +18,16 @@ const ONE_YEAR_SECONDS = 365 * ONE_DAY_SECONDS
 export const RESERVED_LABELS: ReadonlySet<string> = new Set(['agent', 'component', 'version'])
 
 const utf8 = new TextEncoder()
+// With the u flag a well-formed pair is one code point; only a lone surrogate is in Cs.
+const LONE_SURROGATE = /\p{Cs}/u
+
+/** True when `text` is well-formed Unicode: no lone surrogate, so it has one UTF-8 encoding and reads back as sent. */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text)
+}
+
+/** A string that must survive UTF-8 unchanged: JSON's \ud800 escapes can make one that would not. */
+const text = () => z.string().refine(isWellFormed, 'must be well-formed Unicode (no lone surrogates)')
 
 function identifier(max: number) {
   return z
@@ -26,7 +37,7 @@ function identifier(max: number) {
     .regex(/^[A-Za-z0-9._:-]+$/, 'may hold only letters, digits and . _ : -')
 }
 
-export const agentId = identifier(128)
+export const agentId = identifier(128).meta({ description: 'The agent: 1–128 of A-Z a-z 0-9 . _ : -', example: 'node-17' })
 export const componentId = identifier(64)
 
 /** Why a label name is refused, or null: Prometheus syntax, and not one pulsegate uses itself. */
@@ -52,21 +63,47 @@ const labels = z.preprocess(
     return value
   },
   z
-    .record(z.string(), z.string().max(128))
-    .refine((l) => Object.keys(l).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`),
+    .record(z.string(), text().max(128))
+    .refine((l) => Object.keys(l).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`)
+    .meta({
+      description:
+        'Shown in /v1/agents, never exported as metric labels. At most 8; names are Prometheus label names, not starting with __ and not agent, component or version; values at most 128 characters. Replaced as a whole.',
+      maxProperties: MAX_LABELS,
+      propertyNames: { pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$', maxLength: MAX_LABEL_NAME },
+      example: { region: 'eu-west' },
+    }),
 )
 
 /** What is expected of a component: stated in a heartbeat (sticky) or declared. */
 const expectation = {
-  interval_seconds: z.number().positive().max(ONE_DAY_SECONDS).optional(),
-  grace_seconds: z.number().min(0).max(ONE_DAY_SECONDS).optional(),
-  /** Instead of an interval: a cron expression, in `tz` (default UTC). */
-  schedule: scheduleField.optional(),
-  tz: tzField.optional(),
-  /** How long a run may take; default the grace. */
-  max_run_seconds: z.number().positive().max(ONE_WEEK_SECONDS).optional(),
-  /** Silence after which the component is dropped; 0 never. */
-  expire_seconds: z.int().min(0).max(ONE_YEAR_SECONDS).optional(),
+  interval_seconds: z
+    .number()
+    .positive()
+    .max(ONE_DAY_SECONDS)
+    .optional()
+    .meta({ description: 'When the next heartbeat is due; sticky; default DEFAULT_INTERVAL_SECONDS (60). Not with schedule' }),
+  grace_seconds: z
+    .number()
+    .min(0)
+    .max(ONE_DAY_SECONDS)
+    .optional()
+    .meta({ description: 'How late it may be before it counts as missed; sticky; default max(5, interval / 2), for a schedule half the gap between runs (5 s to 1 h)' }),
+  schedule: scheduleField
+    .optional()
+    .meta({ description: 'Instead of interval_seconds: a cron expression (5 fields, 6 with seconds first, or @hourly, @daily, @weekly, @monthly, @yearly); sticky', example: '0 3 * * *' }),
+  tz: tzField.optional().meta({ description: "The schedule's IANA time zone; default UTC; only with schedule", example: 'Europe/Berlin' }),
+  max_run_seconds: z
+    .number()
+    .positive()
+    .max(ONE_WEEK_SECONDS)
+    .optional()
+    .meta({ description: 'How long a run may take before the component is degraded, "ran too long"; sticky; default the grace' }),
+  expire_seconds: z
+    .int()
+    .min(0)
+    .max(ONE_YEAR_SECONDS)
+    .optional()
+    .meta({ description: 'Silence after which the component is dropped (never before it has been seen missed for a whole period); 0 never; sticky; default EXPIRE_SECONDS, never for a declared component' }),
   labels: labels.optional(),
 }
 
@@ -86,28 +123,28 @@ function checkExpectation(value: Expectation, ctx: z.RefinementCtx): void {
   }
 }
 
-const message = z
-  .string()
-  .refine((m) => utf8.encode(m).byteLength <= MAX_MESSAGE_BYTES, `must be at most ${MAX_MESSAGE_BYTES} bytes`)
-
 export const heartbeatSchema = z
   .strictObject({
     agent: agentId,
-    component: componentId.optional(),
-    /** Required, except for a run's start, a log line, and a finish that gives its exit code instead. */
-    status: z.enum(['ok', 'degraded', 'starting']).optional(),
-    message: message.optional(),
-    version: z.string().min(1).max(128).optional(),
-    pid: z.int().min(1).max(2 ** 31 - 1).optional(),
+    component: componentId.optional().meta({ description: 'The component, 1–64 of A-Z a-z 0-9 . _ : -; default "main"', example: 'proxy' }),
+    status: z
+      .enum(['ok', 'degraded', 'starting'])
+      .optional()
+      .meta({ description: "What the component reports; recovering is never sent, it is earned. Required, except for a run's start, a log line, and a finish with an exit_code" }),
+    message: text()
+      .refine((m) => utf8.encode(m).byteLength <= MAX_MESSAGE_BYTES, `must be at most ${MAX_MESSAGE_BYTES} bytes`)
+      .optional()
+      .meta({ description: 'At most 1024 bytes once UTF-8 encoded; belongs to this heartbeat only, and is the reason of a component that is not ok', maxLength: MAX_MESSAGE_BYTES }),
+    version: text().min(1).max(128).optional().meta({ description: 'Sticky: kept until a heartbeat states another', example: '19.1.2' }),
+    pid: z.int().min(1).max(2 ** 31 - 1).optional().meta({ description: 'Sticky', example: 4242 }),
     ...expectation,
-    /** A job's run: `start` marks it running, with no status; `finish` ends it with one. */
-    run: z.enum(['start', 'finish']).optional(),
-    /** Pairs a finish with its start when runs overlap. */
-    run_id: z.string().min(1).max(64).optional(),
-    /** Finishes a run; 0 is ok, anything else degraded. */
-    exit_code: z.int().min(0).max(255).optional(),
-    /** Only a message: no status, and the deadline stays where it was. */
-    log: z.boolean().optional(),
+    run: z
+      .enum(['start', 'finish'])
+      .optional()
+      .meta({ description: "A job's run: start marks it running (no status, no state change); finish ends it, with a status or an exit_code" }),
+    run_id: text().min(1).max(64).optional().meta({ description: 'Pairs a finish with its start when runs overlap; a finish without one ends the latest start', example: 'b5d8f0c2' }),
+    exit_code: z.int().min(0).max(255).optional().meta({ description: "Finishes a run: 0 is ok, anything else degraded (a status, if also given, must agree)" }),
+    log: z.boolean().optional().meta({ description: 'true: only a message; no status, no state change, and the deadline stays where it was' }),
   })
   .superRefine((beat, ctx) => {
     checkExpectation(beat, ctx)
@@ -129,18 +166,41 @@ export const heartbeatSchema = z
       issue('status', `disagrees with exit_code ${beat.exit_code} (0 is ok, anything else degraded)`)
     }
   })
+  .meta({ id: 'Heartbeat', description: 'One heartbeat: the state one component of an agent reports, or a signal of a job\'s run. Unknown fields are refused.' })
 
-/** PUT /v1/agents/:agent/components/:component: what is expected of the component. */
-export const declarationSchema = z.strictObject(expectation).superRefine(checkExpectation)
+/** PUT /v1/agents/{agent}/components/{component}: what is expected of the component. */
+export const declarationSchema = z
+  .strictObject(expectation)
+  .superRefine(checkExpectation)
+  .meta({
+    id: 'Declaration',
+    description: 'What is expected of a component. Each declaration replaces the one before: a field left out is its default again. Unknown fields are refused.',
+  })
 
 /**
  * A body is one heartbeat or a batch of 1–100, read as a batch either way; a
- * batch is all-or-nothing. (A plain union would answer a bad heartbeat with
- * "Invalid input" and no path; this names the field.)
+ * batch is all-or-nothing. A union, so the OpenAPI document says both; its
+ * issues are read with heartbeatIssues, which keeps the path into the shape sent.
  */
-export const heartbeatBodySchema = z.preprocess(
-  (body) => (Array.isArray(body) ? body : [body]),
-  z.array(heartbeatSchema).min(1).max(MAX_BATCH),
-)
+export const heartbeatBodySchema = z
+  .union([heartbeatSchema, z.array(heartbeatSchema).min(1).max(MAX_BATCH).meta({ description: 'A batch of 1–100, stored all or nothing' })])
+  .transform((body) => (Array.isArray(body) ? body : [body]))
 
 export type Heartbeat = z.infer<typeof heartbeatSchema>
+
+export interface Issue {
+  path: (string | number)[]
+  message: string
+}
+
+/**
+ * What is wrong with a body, as paths into what was sent: a heartbeat's own
+ * fields for one heartbeat, `[index, field]` in a batch. The union's two
+ * branches each failed; the one that matches the shape sent says why.
+ */
+export function heartbeatIssues(error: ZodError, body: unknown): Issue[] {
+  const issues = error.issues.flatMap((issue) =>
+    issue.code === 'invalid_union' && issue.errors.length === 2 ? issue.errors[Array.isArray(body) ? 1 : 0]! : [issue],
+  )
+  return issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'number' ? p : String(p))), message: i.message }))
+}

@@ -3,6 +3,7 @@
 import type { Hono, MiddlewareHandler } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
 import { bodyLimit } from 'hono/body-limit'
+import { cors } from 'hono/cors'
 import { ApiError } from './errors.ts'
 
 /**
@@ -82,5 +83,28 @@ export function answerOtherMethods(app: Hono<any>): void {
     app.all(path, () => {
       throw new ApiError(405, 'method_not_allowed', `this path answers ${allow}`, { headers: { Allow: allow } })
     })
+  }
+}
+
+/**
+ * CORS for the origins of CORS_ORIGINS (`*`: any). A preflight (OPTIONS with
+ * Access-Control-Request-Method) is answered on every path; any other OPTIONS
+ * goes on to the 405 the path would answer. Credentials are never allowed:
+ * tokens travel in Authorization, which a page sets itself, and pulsegate sets
+ * no cookie, so there is nothing they would add, and `*` must never carry them.
+ */
+export function allowOrigins(origins: readonly string[]): MiddlewareHandler {
+  const answer = cors({
+    origin: origins.includes('*') ? '*' : [...origins],
+    allowMethods: ['GET', 'HEAD', 'POST', 'DELETE'],
+    allowHeaders: ['Authorization', 'Content-Type', 'Accept'],
+    // A page may read what tells it to wait, to authenticate, or how old an answer is.
+    exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'Allow', 'Age'],
+    maxAge: 600,
+    credentials: false,
+  })
+  return async (c, next) => {
+    if (c.req.method === 'OPTIONS' && c.req.header('Access-Control-Request-Method') === undefined) return next()
+    return answer(c, next)
   }
 }

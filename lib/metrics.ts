@@ -59,6 +59,26 @@ export const METRICS = {
     help: 'When each component last sent a heartbeat, in seconds since the epoch.',
     labelNames: ['agent', 'component'],
   },
+  pulsegate_job_running: {
+    kind: Gauge,
+    help: 'Runs of each job started and not yet finished (a job: a component with a schedule or a run signal).',
+    labelNames: ['agent', 'component'],
+  },
+  pulsegate_job_last_duration_seconds: {
+    kind: Gauge,
+    help: 'How long the last finished run of each job took, from its start.',
+    labelNames: ['agent', 'component'],
+  },
+  pulsegate_job_last_exit_code: {
+    kind: Gauge,
+    help: 'The exit code of the last finished run of each job that gave one (0 is success).',
+    labelNames: ['agent', 'component'],
+  },
+  pulsegate_job_last_success_timestamp_seconds: {
+    kind: Gauge,
+    help: 'When a run of each job last finished with success, in seconds since the epoch.',
+    labelNames: ['agent', 'component'],
+  },
   pulsegate_heartbeats_rejected_total: {
     kind: Counter,
     help: 'Heartbeat requests rejected, by reason.',
@@ -122,6 +142,55 @@ function fleetTotals(view: FleetView): FleetTotals {
   return totals
 }
 
+/** The families with a series per component (or per job), as exposition lines kept in slices of SLICE lines. */
+class ComponentFamilies {
+  private readonly names = [
+    'process_state',
+    'pulsegate_last_heartbeat_timestamp_seconds',
+    'pulsegate_job_running',
+    'pulsegate_job_last_duration_seconds',
+    'pulsegate_job_last_exit_code',
+    'pulsegate_job_last_success_timestamp_seconds',
+  ] as const satisfies readonly MetricName[]
+  private readonly done: string[][] = this.names.map(() => [])
+  private readonly open: string[] = this.names.map(() => '')
+  private lines = 0
+
+  add(set: string, c: ComponentView): void {
+    const r = c.record
+    this.line(0, set, STATE_VALUE[c.state])
+    this.line(1, set, r.lastSeen / 1000)
+    // Only jobs have these: most of a fleet pays one test for them.
+    if (r.schedule !== null || r.runs.length > 0 || r.lastSuccessAt !== null || r.lastExitCode !== null || r.lastDurationSeconds !== null) {
+      this.line(2, set, r.runs.length)
+      if (r.lastDurationSeconds !== null) this.line(3, set, r.lastDurationSeconds)
+      if (r.lastExitCode !== null) this.line(4, set, r.lastExitCode)
+      if (r.lastSuccessAt !== null) this.line(5, set, r.lastSuccessAt / 1000)
+    }
+    if (++this.lines % SLICE === 0) this.cut()
+  }
+
+  /** Each family with its header, in chunks; a job family with no series is left out, as prom-client leaves out an unset gauge. */
+  finish(): string[] {
+    this.cut()
+    return this.names.flatMap((name, i) => {
+      const lines = this.done[i]!.filter(Boolean)
+      return lines.length > 0 || i < 2 ? [familyHeader(name), ...lines] : []
+    })
+  }
+
+  private line(family: number, set: string, value: number): void {
+    this.open[family] += `${this.names[family]}${set} ${value}\n`
+  }
+
+  private cut(): void {
+    this.names.forEach((_, i) => {
+      this.done[i]!.push(this.open[i]!)
+      this.open[i] = ''
+    })
+  }
+}
+
 export type MetricsRenderer = (input: ScrapeInput, openMetrics: boolean) => Promise<Exposition>
 
 function* componentsOf(view: FleetView): Iterable<[AgentView, ComponentView]> {
@@ -139,39 +208,27 @@ function* componentsOf(view: FleetView): Iterable<[AgentView, ComponentView]> {
  */
 export function createMetricsRenderer(): MetricsRenderer {
   let labelsByKey = new Map<string, string>()
-  const perView = new WeakMap<FleetView, Promise<{ states: string[]; seen: string[]; totals: FleetTotals }>>()
+  const perView = new WeakMap<FleetView, Promise<{ lines: string[]; totals: FleetTotals }>>()
 
   const componentBlock = async (view: FleetView) => {
     const labels = new Map<string, string>()
-    const states: string[] = []
-    const seen: string[] = []
-    let stateLines = ''
-    let seenLines = ''
-    let lines = 0
+    const families = new ComponentFamilies()
     await forEachInSlices(componentsOf(view), ([agent, c]) => {
       const key = recordKey(agent.agent, c.record.component)
       let set = labelsByKey.get(key)
       if (set === undefined) set = `{agent="${escapeLabelValue(agent.agent)}",component="${escapeLabelValue(c.record.component)}"}`
       labels.set(key, set)
-      stateLines += `process_state${set} ${STATE_VALUE[c.state]}\n`
-      seenLines += `pulsegate_last_heartbeat_timestamp_seconds${set} ${c.record.lastSeen / 1000}\n`
-      if (++lines % SLICE === 0) {
-        states.push(stateLines)
-        seen.push(seenLines)
-        stateLines = seenLines = ''
-      }
+      families.add(set, c)
     })
-    states.push(stateLines)
-    seen.push(seenLines)
     labelsByKey = labels // components gone from the fleet leave the cache with it
-    return { states, seen, totals: fleetTotals(view) }
+    return { lines: families.finish(), totals: fleetTotals(view) }
   }
 
   return async (input, openMetrics) => {
     const { view, counters } = input
     let cached = perView.get(view)
     if (!cached) perView.set(view, (cached = componentBlock(view)))
-    const { states, seen, totals } = await cached
+    const { lines, totals } = await cached
     const { connected, versions, health } = totals
 
     const registry = new Registry<RegistryContentType>()
@@ -218,11 +275,7 @@ export function createMetricsRenderer(): MetricsRenderer {
       }
     }
     // Text format separates families with a blank line; OpenMetrics allows none.
-    const chunks = [
-      familyHeader('process_state'), ...states,
-      familyHeader('pulsegate_last_heartbeat_timestamp_seconds'), ...seen,
-      `${openMetrics ? '' : '\n'}${await registry.metrics()}`,
-    ]
+    const chunks = [...lines, `${openMetrics ? '' : '\n'}${await registry.metrics()}`]
     return { chunks, contentType: registry.contentType }
   }
 }

@@ -34,14 +34,32 @@ export interface Readiness {
   state: State
   checks: Check[]
   excluded: Set<string>
+  /** Names asked to be excluded that no check has, sorted: the listing's warn line. */
+  unmatched: string[]
 }
 
-/** Aggregate the checks not excluded; zero checks is `starting`, as Teleport's rule says. */
+/**
+ * Aggregate the checks not excluded, as the Kubernetes apiserver does: an
+ * excluded check passes, so with every check excluded the answer passes. No
+ * check at all (an empty fleet) is `starting`, as Teleport's rule says.
+ */
 export function readiness(checks: Check[], exclude: Iterable<string>): Readiness {
   const excluded = new Set(exclude)
-  const state = aggregate(checks.filter((c) => !excluded.has(c.name)).map((c) => c.state))
-  return { state, checks, excluded }
+  const counted = checks.filter((c) => !excluded.has(c.name))
+  const state = checks.length > 0 && counted.length === 0 ? 'ok' : aggregate(counted.map((c) => c.state))
+  const names = new Set(checks.map((c) => c.name))
+  const unmatched = [...excluded].filter((name) => !names.has(name)).sort()
+  return { state, checks, excluded, unmatched }
 }
+
+/** pulsegate's own check on /livez and /healthz: the process answers. */
+export const PING: Check = { name: 'ping', state: 'ok', reason: null }
+
+/**
+ * The line an empty fleet lists where its agents would be. It is no agent, so
+ * ?exclude cannot remove it: an empty fleet stays `starting` whatever is excluded.
+ */
+export const NO_AGENTS: Check = { name: 'fleet', state: 'starting', reason: 'no agent has reported yet' }
 
 export function agentChecks(agents: Iterable<AgentView>): Check[] {
   return Array.from(agents, (a) => ({ name: a.agent, state: a.state, reason: describeAgent(a) }))
@@ -51,19 +69,37 @@ export function componentChecks(agent: AgentView): Check[] {
   return agent.components.map((c) => ({ name: c.record.component, state: c.state, reason: c.reason }))
 }
 
+// C0 and C1 controls, DEL, the line and paragraph separators, the bidi overrides
+// and isolates (which reorder what a terminal shows), and the backslash that escapes.
+const UNSAFE = /[\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+
 /**
- * The Kubernetes verbose listing: one line per check, then the verdict.
+ * Text from a request (a heartbeat's message, an excluded name) made safe for one
+ * line of plain text: every character that could end or reorder a line is
+ * written as an escape, as Go's %q would, so no message can forge a line.
+ */
+export function escapeLine(text: string): string {
+  return text.replace(UNSAFE, (ch) => ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/**
+ * The Kubernetes apiserver's verbose listing (k8s.io/apiserver pkg/server/healthz):
+ * one line per check, a warn line for exclusions that matched nothing, then the verdict.
  *   [+]node-17 ok
  *   [-]node-9 degraded: missed heartbeat
  *   [+]node-4 excluded: ok
+ *   warn: some health checks cannot be excluded: no matches for "nope"
  *   readyz check failed
  */
-export function verboseReadyz({ state, checks, excluded }: Readiness): string {
-  const lines = checks.map(({ name, state: s, reason }) => {
-    if (excluded.has(name)) return `[+]${name} excluded: ok`
-    const sign = s === 'ok' ? '+' : '-'
-    return `[${sign}]${name} ${s}${reason ? `: ${reason}` : ''}`
-  })
-  lines.push(`readyz check ${state === 'ok' ? 'passed' : 'failed'}`)
+export function verboseListing(probe: string, { state, checks, excluded, unmatched }: Readiness, empty?: Check): string {
+  const result = ({ name, state: s, reason }: Check) => `[${s === 'ok' ? '+' : '-'}]${name} ${s}${reason ? `: ${escapeLine(reason)}` : ''}`
+  const lines = checks.map((check) => (excluded.has(check.name) ? `[+]${check.name} excluded: ok` : result(check)))
+  if (checks.length === 0 && empty) lines.push(result(empty))
+  if (unmatched.length > 0) {
+    const quoted = unmatched.map((name) => `"${escapeLine(name).replace(/"/g, '\\"')}"`).join(',')
+    lines.push(`warn: some health checks cannot be excluded: no matches for ${quoted}`)
+  }
+  lines.push(`${probe} check ${state === 'ok' ? 'passed' : 'failed'}`)
   return `${lines.join('\n')}\n`
 }

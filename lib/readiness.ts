@@ -187,6 +187,11 @@ function periodOf(record: ComponentRecord, settings: ReadinessSettings): number 
   return (nextRun(schedule, due) - due) / 1000
 }
 
+/** The silence after which a component may be dropped: its own, else EXPIRE_SECONDS, else (declared) never; 0 never. */
+export function expireSecondsOf(record: ComponentRecord, settings: ReadinessSettings): number {
+  return record.expireSeconds ?? (record.declared ? 0 : settings.expireSeconds)
+}
+
 /**
  * The instant (ms) after which the component is dropped, or Infinity when it
  * never is (expire_seconds 0, EXPIRE_SECONDS 0, or declared without one). Never
@@ -194,7 +199,7 @@ function periodOf(record: ComponentRecord, settings: ReadinessSettings): number 
  * an expiry must not hide a failure before anyone could have seen it.
  */
 export function expiryOf(record: ComponentRecord, settings: ReadinessSettings): number {
-  const seconds = record.expireSeconds ?? (record.declared ? 0 : settings.expireSeconds)
+  const seconds = expireSecondsOf(record, settings)
   if (seconds === 0) return Infinity
   return Math.max(record.lastSeen + seconds * 1000, deadlineOf(record, settings) + periodOf(record, settings) * 1000)
 }

@@ -23,12 +23,44 @@ const tokens = z
 
 const { LOG_SEVERITY, LOG_FORMAT, ...processDiagnostics } = DIAGNOSTICS_SCHEMA
 
+/** Exactly what a browser sends as Origin for a web page: http(s)://host[:port], nothing after it. */
+function isOrigin(text: string): boolean {
+  try {
+    return /^https?:\/\//.test(text) && new URL(text).origin === text
+  } catch {
+    return false
+  }
+}
+
+// Origins a browser page may call from: `*`, or each as a browser's Origin header says it.
+const origins = z
+  .string()
+  .optional()
+  .transform((value) => (value ?? '').split(',').map((o) => o.trim()).filter(Boolean))
+  .refine((list) => list.every((o) => o === '*' || isOrigin(o)), {
+    message: 'list origins as http(s)://host[:port] (no path, no trailing slash), or *',
+  })
+
+// Ping URL keys: each a path segment (healthchecks.io's are 22 characters of base64url), and long
+// enough that it cannot be guessed, since it is all that guards a ping URL.
+const pingKeys = z
+  .string()
+  .optional()
+  .refine((value) => value === undefined || value.split(',').some((k) => k.trim() !== ''), {
+    message: 'lists no key (only commas and blanks); unset it to turn the ping URLs off',
+  })
+  .transform((value) => (value ?? '').split(',').map((k) => k.trim()).filter(Boolean))
+  .refine((list) => list.every((k) => /^[A-Za-z0-9_-]{16,128}$/.test(k)), {
+    message: 'a key is 16–128 of A-Z a-z 0-9 _ - (e.g. openssl rand -hex 16)',
+  })
+
 /** What every runtime reads. */
 const commonSettings = {
   LOG_SEVERITY,
   LOG_FORMAT,
   HEARTBEAT_TOKEN: tokens,
   METRICS_TOKEN: tokens,
+  PING_KEY: pingKeys,
   RECOVERY_SECONDS: seconds(10),
   DEFAULT_INTERVAL_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
   EXPIRE_SECONDS: seconds(3600),
@@ -37,6 +69,7 @@ const commonSettings = {
   MAX_COMPONENTS: cap(50_000),
   MAX_VERSIONS: cap(100),
   RATE_LIMIT_PER_SECOND: z.coerce.number().finite().min(0).default(10),
+  CORS_ORIGINS: origins,
 }
 
 /** What only a runtime that runs its own server reads (Node, Bun, Deno). */
@@ -81,6 +114,8 @@ export interface Settings extends ReadinessSettings, DiagnosticsSettings {
   dataDir: string
   heartbeatTokens: string[]
   metricsTokens: string[]
+  /** Keys of the ping URLs (/ping/{key}/{slug}); none: the ping URLs are off. */
+  pingKeys: string[]
   /** How often a long-running server drops expired components (state is right without it). */
   sweepSeconds: number
   /** Workers only: probes ask the Durable Object, or a copy of its answer cached where the Worker runs. */
@@ -92,6 +127,8 @@ export interface Settings extends ReadinessSettings, DiagnosticsSettings {
   limits: Limits
   /** Listen beyond loopback without HEARTBEAT_TOKEN (otherwise the start is refused). */
   allowUnauthenticated: boolean
+  /** Origins whose pages may call the API (CORS); `*` any; none: no CORS headers. */
+  corsOrigins: string[]
   /** SQLite stores: FULL survives power loss, NORMAL only process crashes (see lib/stores/sqlite-file.ts). */
   synchronous: 'FULL' | 'NORMAL'
 }
@@ -129,6 +166,7 @@ export function loadSettings(env: Record<string, unknown> = {}, runtime: Runtime
     dataDir: s.DATA_DIR,
     heartbeatTokens: s.HEARTBEAT_TOKEN,
     metricsTokens: s.METRICS_TOKEN,
+    pingKeys: s.PING_KEY,
     recoverySeconds: s.RECOVERY_SECONDS,
     defaultIntervalSeconds: s.DEFAULT_INTERVAL_SECONDS,
     expireSeconds: s.EXPIRE_SECONDS,
@@ -146,6 +184,7 @@ export function loadSettings(env: Record<string, unknown> = {}, runtime: Runtime
     allowUnauthenticated: s.ALLOW_UNAUTHENTICATED === 'true',
     synchronous: s.SQLITE_SYNCHRONOUS,
     ...diagnosticsSettings(s),
+    corsOrigins: s.CORS_ORIGINS,
   }
 }
 

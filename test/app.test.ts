@@ -1,10 +1,12 @@
-// Every route, code and body of the README's API through app.request(), with an injected clock.
+// Every route, code and body of the README's API through app.request(), with an
+// injected clock. Every answer is also held to the OpenAPI document the app serves.
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createApp } from '../lib/app.ts'
 import { loadSettings } from '../lib/settings.ts'
 import { MemoryStore } from '../lib/stores/memory.ts'
 import type { Store } from '../lib/stores/store.ts'
+import { checkedRequest } from './support/openapi-check.ts'
 
 const T0 = 1_800_000_000_000
 let now = T0
@@ -14,7 +16,7 @@ function setup(env: Record<string, string> = {}, extra: { store?: Store; runtime
   const settings = loadSettings(env)
   const store = extra.store ?? new MemoryStore(settings)
   const app = createApp({ store, settings, runtime: 'test', clock: () => now, runtimeRegistry: extra.runtimeRegistry })
-  const request = (path: string, init: RequestInit = {}) => app.request(`http://pulsegate.test${path}`, init)
+  const request = checkedRequest(app)
   const post = (body: unknown, headers: Record<string, string> = {}) =>
     request('/v1/heartbeat', {
       method: 'POST',
@@ -121,6 +123,10 @@ describe('POST /v1/heartbeat', () => {
     ['one bad item in a batch', [{ agent: 'a', status: 'ok' }, { agent: 'b', status: 'nope' }], [1, 'status']],
     ['a JSON string', 'ok', []],
     ['JSON null', null, []],
+    ['a message with a lone surrogate', { agent: 'a', status: 'ok', message: 'x\ud800y' }, ['message']],
+    ['a version with a lone surrogate', { agent: 'a', status: 'ok', version: '1\udc00' }, ['version']],
+    ['a label value with a lone surrogate', { agent: 'a', status: 'ok', labels: { a: '\ud83d' } }, ['labels', 'a']],
+    ['a lone surrogate in a batch', [{ agent: 'a', status: 'ok' }, { agent: 'b', status: 'ok', message: '\udfff' }], [1, 'message']],
   ]
   it.each(invalid)('rejects %s with 400 invalid_heartbeat naming the field, storing nothing', async (_, body, path) => {
     const { post, store } = setup()
@@ -136,6 +142,15 @@ describe('POST /v1/heartbeat', () => {
     const after = await store.snapshot(now)
     expect(after.records).toEqual(before.records)
     expect(after.counters.received).toBe(before.counters.received)
+  })
+
+  it('says why a lone surrogate is refused, and takes a well-formed pair (an emoji)', async () => {
+    const { post, json } = setup()
+    // JSON.stringify writes a lone surrogate as the escape \ud800, which JSON.parse turns back into one.
+    const res = await post({ agent: 'a', status: 'degraded', message: 'x\ud800y' })
+    expect(((await res.json()) as any).error.issues).toEqual([{ path: ['message'], message: 'must be well-formed Unicode (no lone surrogates)' }])
+    expect((await post({ agent: 'a', status: 'degraded', message: 'disk full \ud83d\udd25' })).status).toBe(200)
+    expect((await json('/v1/agents/a')).body.components[0].message).toBe('disk full 🔥')
   })
 
   it('says why a label name is refused', async () => {
@@ -409,17 +424,76 @@ describe('/v1/agents', () => {
           {
             component: 'proxy', state: 'degraded', reason: 'backend down', last_seen: new Date(T0).toISOString(),
             deadline: new Date(T0 + 90_000).toISOString(), message: 'backend down', version: '19.1.2', pid: 7,
-            labels: { region: 'eu' }, interval_seconds: 60, grace_seconds: 30,
+            labels: { region: 'eu' }, interval_seconds: 60, schedule: null, tz: null, grace_seconds: 30, max_run_seconds: 30,
+            expire_seconds: 3600, expires: new Date(T0 + 3_600_000).toISOString(), declared: false,
+            running_since: null, runs_open: 0, last_duration_seconds: null, last_exit_code: null, last_success: null,
           },
           {
             component: 'ssh', state: 'ok', reason: null, last_seen: new Date(T0 + 2000).toISOString(),
             deadline: new Date(T0 + 12_000).toISOString(), message: null, version: null, pid: null,
-            labels: {}, interval_seconds: 5, grace_seconds: 5,
+            labels: {}, interval_seconds: 5, schedule: null, tz: null, grace_seconds: 5, max_run_seconds: 5,
+            expire_seconds: 3600, expires: new Date(T0 + 3_602_000).toISOString(), declared: false,
+            running_since: null, runs_open: 0, last_duration_seconds: null, last_exit_code: null, last_success: null,
           },
         ],
       }],
+      next_cursor: null,
     })
     expect((await json('/v1/agents/node-17')).body).toEqual(body.agents[0])
+  })
+
+  it('lists 100 agents a page by default, sorted by id, and the cursor goes through the rest', async () => {
+    const { post, json } = setup({ RATE_LIMIT_PER_SECOND: '0' })
+    const ids = Array.from({ length: 250 }, (_, i) => `node-${String(i).padStart(3, '0')}`)
+    for (let i = 0; i < ids.length; i += 100) await post([...ids].reverse().slice(i, i + 100).map((agent) => ({ agent, status: 'ok' })))
+    const first = (await json('/v1/agents')).body
+    expect(first.agents).toHaveLength(100)
+    expect(first.state).toBe('ok')
+    const seen: string[] = first.agents.map((a: any) => a.agent)
+    let cursor = first.next_cursor
+    const pages = [first.agents.length]
+    while (cursor) {
+      const page = (await json(`/v1/agents?cursor=${cursor}`)).body
+      pages.push(page.agents.length)
+      seen.push(...page.agents.map((a: any) => a.agent))
+      cursor = page.next_cursor
+    }
+    expect(pages).toEqual([100, 100, 50])
+    expect(seen).toEqual(ids)
+    const all = (await json('/v1/agents?limit=500')).body
+    expect(all.agents.map((a: any) => a.agent)).toEqual(ids)
+    expect(all.next_cursor).toBeNull()
+  })
+
+  it('continues after the last agent of the page before, whatever changed since', async () => {
+    const { post, json, request } = setup()
+    await post(['a', 'b', 'c', 'd'].map((agent) => ({ agent, status: 'ok' })))
+    const first = (await json('/v1/agents?limit=2')).body
+    expect(first.agents.map((a: any) => a.agent)).toEqual(['a', 'b'])
+    // Gone and new agents before the cursor change nothing after it.
+    await request('/v1/agents/b', { method: 'DELETE' })
+    await post([{ agent: 'aa', status: 'degraded' }, { agent: 'bb', status: 'ok' }])
+    const second = (await json(`/v1/agents?limit=2&cursor=${first.next_cursor}`)).body
+    expect(second.agents.map((a: any) => a.agent)).toEqual(['bb', 'c'])
+    expect(second.state).toBe('degraded') // the whole fleet's
+    const third = (await json(`/v1/agents?limit=2&cursor=${second.next_cursor}`)).body
+    expect(third).toMatchObject({ next_cursor: null })
+    expect(third.agents.map((a: any) => a.agent)).toEqual(['d'])
+  })
+
+  it.each([
+    ['limit=0', ['limit']],
+    ['limit=501', ['limit']],
+    ['limit=ten', ['limit']],
+    ['limit=2.5', ['limit']],
+    ['cursor=not*base64', ['cursor']],
+    [`cursor=${btoa('not an id')}`, ['cursor']],
+  ])('refuses ?%s with 400 invalid_query naming it', async (query, path) => {
+    const { json } = setup()
+    const { status, body } = await json(`/v1/agents?${query}`)
+    expect(status).toBe(400)
+    expect(body.error.code).toBe('invalid_query')
+    expect(body.error.issues[0].path).toEqual(path)
   })
 
   it('answers 404 for an unknown agent', async () => {
@@ -481,6 +555,63 @@ describe('errors and headers', () => {
       expect(res.headers.get('X-Content-Type-Options')).toBe('nosniff')
     },
   )
+})
+
+describe('CORS', () => {
+  const preflight = (origin: string, method = 'POST') => ({
+    method: 'OPTIONS',
+    headers: { Origin: origin, 'Access-Control-Request-Method': method, 'Access-Control-Request-Headers': 'authorization, content-type' },
+  })
+
+  it('sends no CORS header and answers OPTIONS 405 when CORS_ORIGINS is unset', async () => {
+    const { request } = setup()
+    const res = await request('/readyz', { headers: { Origin: 'https://status.example' } })
+    expect([...res.headers.keys()].filter((h) => h.startsWith('access-control-'))).toEqual([])
+    const options = await request('/v1/heartbeat', preflight('https://status.example'))
+    expect(options.status).toBe(405)
+    expect(options.headers.get('Allow')).toBe('POST')
+  })
+
+  it('answers a preflight on every path for a listed origin, never with credentials', async () => {
+    const origin = 'https://status.example'
+    const { request, app } = setup({ CORS_ORIGINS: `${origin}, http://127.0.0.1:3000` })
+    const paths = [...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => r.path.replace(':agent', 'node-1')))]
+    expect(paths.length).toBeGreaterThan(8)
+    for (const path of paths) {
+      const res = await request(path, preflight(origin))
+      expect(res.status, path).toBe(204)
+      expect(res.headers.get('Access-Control-Allow-Origin')).toBe(origin)
+      expect(res.headers.get('Access-Control-Allow-Methods')).toBe('GET,HEAD,POST,DELETE')
+      expect(res.headers.get('Access-Control-Allow-Headers')).toBe('Authorization,Content-Type,Accept')
+      expect(res.headers.get('Access-Control-Allow-Credentials')).toBeNull()
+      expect(res.headers.get('Vary')).toMatch(/Origin/)
+      expect(res.headers.get('Cache-Control')).toBe('no-store')
+    }
+    const other = await request('/v1/heartbeat', preflight('https://evil.example'))
+    expect(other.headers.get('Access-Control-Allow-Origin')).toBeNull()
+    // An OPTIONS that is no preflight is what it was: a method the path does not route.
+    expect((await request('/readyz', { method: 'OPTIONS' })).status).toBe(405)
+  })
+
+  it('marks answers to a listed origin, errors included, and exposes the headers a page needs', async () => {
+    const origin = 'https://status.example'
+    const { request, post } = setup({ CORS_ORIGINS: origin, HEARTBEAT_TOKEN: 'secret' })
+    const refused = await post({ agent: 'a', status: 'ok' }, { Origin: origin })
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('Access-Control-Allow-Origin')).toBe(origin)
+    expect(refused.headers.get('Access-Control-Expose-Headers')).toBe('Retry-After,WWW-Authenticate,Allow,Age')
+    const readyz = await request('/readyz', { headers: { Origin: 'https://evil.example' } })
+    expect(readyz.headers.get('Access-Control-Allow-Origin')).toBeNull()
+  })
+
+  it('answers any origin with * and still no credentials', async () => {
+    const { request } = setup({ CORS_ORIGINS: '*' })
+    const res = await request('/v1/agents/a', preflight('https://anywhere.example', 'DELETE'))
+    expect(res.status).toBe(204)
+    expect(res.headers.get('Access-Control-Allow-Origin')).toBe('*')
+    expect(res.headers.get('Access-Control-Allow-Credentials')).toBeNull()
+    expect((await request('/metrics', { headers: { Origin: 'https://x.example' } })).headers.get('Access-Control-Allow-Origin')).toBe('*')
+  })
 })
 
 describe('/metrics', () => {

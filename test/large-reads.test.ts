@@ -86,7 +86,7 @@ describe('probes while two clients read the largest answers in a loop (real serv
     })
     const [reads, other, report] = await Promise.all([
       loop([['/metrics', false], ['/metrics', true]]),
-      loop([['/readyz?verbose', false], ['/metrics', true]]),
+      loop([['/readyz?verbose', false], ['/v1/agents?limit=500', false], ['/metrics', true]]),
       wrk,
     ])
     const latency = (p: string) => new RegExp(`^\\s*${p}%\\s+(\\S+)$`, 'm').exec(report)?.[1]

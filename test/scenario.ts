@@ -1,10 +1,15 @@
 // The end-to-end story every runtime must tell the same way, over real HTTP.
 // One file, parameterised by base URL: the Node server, workerd, wrangler dev,
-// Bun and Deno all run exactly these steps.
+// Bun and Deno all run exactly these steps, each request through the client typed
+// from the OpenAPI document (lib/client.ts's createApiClient), each answer held to
+// the document the server under test serves.
 //
 // The server under test must run with RECOVERY_SECONDS=0 (so recovery needs no
 // sleep) and start with an empty fleet.
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { createApiClient } from '../lib/client.ts'
+import type { Heartbeat } from '../lib/heartbeat.ts'
+import { type AnswerCheck, answerChecker, checkedFetch } from './support/openapi-check.ts'
 
 export interface ScenarioTarget {
   /** The base URL, read when the tests run (the server may start in a beforeAll). */
@@ -17,36 +22,60 @@ export interface ScenarioTarget {
   fetch?: (input: string, init?: RequestInit) => Promise<Response>
 }
 
+type Answer = { data?: unknown; error?: unknown; response: Response }
+
+/** An answer as the steps read it; openapi-fetch parsed an error body that was JSON, so it is written back. */
+async function read(call: Promise<Answer>) {
+  const { data, error, response } = await call
+  const text = typeof data === 'string' ? data : typeof error === 'string' ? error : error === undefined ? '' : JSON.stringify(error)
+  return { status: response.status, text, headers: response.headers, json: () => JSON.parse(text) }
+}
+
 export function httpScenario(name: string, target: ScenarioTarget): void {
   const send = target.fetch ?? ((input: string, init?: RequestInit) => fetch(input, init))
-  const call = async (method: string, path: string, body?: unknown) => {
-    const init: RequestInit = { method }
-    if (body !== undefined) {
-      init.headers = { 'Content-Type': 'application/json' }
-      init.body = JSON.stringify(body)
-    }
-    const res = await send(`${target.url()}${path}`, init)
-    const text = await res.text()
-    return { status: res.status, text, headers: res.headers, json: () => JSON.parse(text) }
-  }
-  const beat = async (body: unknown) => {
-    const res = await call('POST', '/v1/heartbeat', body)
+  let check: AnswerCheck | undefined
+  // Every request goes through the client typed from the document, and every answer is held to it.
+  const api = () =>
+    createApiClient({ baseUrl: target.url(), fetch: checkedFetch(send, () => check!) as (input: string, init: RequestInit) => Promise<Response> })
+  const text = { parseAs: 'text' } as const
+  const agent = (id: string) => ({ ...text, params: { path: { agent: id } } })
+  const probe = (id: string, query?: { verbose?: string; exclude?: string[] }) => ({ ...text, params: { path: { agent: id }, query } })
+  const beat = async (body: Heartbeat | Heartbeat[]) => {
+    const res = await read(api().POST('/v1/heartbeat', { ...text, body }))
     expect(res.status, res.text).toBe(200)
     return res.json().results as { agent: string; component: string; state: string }[]
   }
-  const metric = async (line: RegExp) => (await call('GET', '/metrics')).text.match(line)?.[1]
+  const metric = async (line: RegExp) => (await read(api().GET('/metrics', text))).text.match(line)?.[1]
 
   describe(`HTTP scenario: ${name}`, () => {
+    beforeAll(async () => {
+      const document = await (await send(`${target.url()}/openapi.json`)).json()
+      check = answerChecker(document as Record<string, unknown>)
+    })
+
     it('answers liveness at once and an empty fleet as starting', async () => {
-      expect((await call('GET', '/livez')).json()).toEqual({ status: 'ok' })
-      expect((await call('GET', '/healthz')).status).toBe(200)
-      const readyz = await call('GET', '/readyz')
+      expect((await read(api().GET('/livez', text))).json()).toEqual({ status: 'ok' })
+      expect((await read(api().GET('/healthz', text))).status).toBe(200)
+      expect((await read(api().GET('/livez', { ...text, params: { query: { verbose: '' } } }))).text).toBe('[+]ping ok\nlivez check passed\n')
+      const readyz = await read(api().GET('/readyz', text))
       expect(readyz.status).toBe(400)
       expect(readyz.json().state).toBe('starting')
+      const listing = await read(api().GET('/readyz', { ...text, params: { query: { verbose: '' } } }))
+      expect(listing.text).toBe('[-]fleet starting: no agent has reported yet\nreadyz check failed\n')
+    })
+
+    it('serves its OpenAPI document and the reference page, with nothing to fetch elsewhere', async () => {
+      const document = (await read(api().GET('/openapi.json', text))).json()
+      expect(document.openapi).toBe('3.1.0')
+      expect(Object.keys(document.paths)).toContain('/v1/heartbeat')
+      const page = await read(api().GET('/docs', text))
+      expect(page.headers.get('Content-Type')).toMatch(/^text\/html/)
+      expect(page.text).toContain('<code>/v1/heartbeat</code>')
+      expect(page.text).not.toMatch(/<script|<link|src=/)
     })
 
     it('walks starting → ok → degraded → recovering → ok with Teleport codes', async () => {
-      const steps: [string, number, string][] = [
+      const steps: [Heartbeat['status'], number, string][] = [
         ['starting', 400, 'starting'],
         ['ok', 200, 'ok'],
         ['degraded', 503, 'degraded'],
@@ -56,12 +85,12 @@ export function httpScenario(name: string, target: ScenarioTarget): void {
       for (const [status, code, state] of steps) {
         const [result] = await beat({ agent: 'story-1', status, pid: 4242, version: '19.1.2', message: `now ${status}` })
         expect(result!.state).toBe(state)
-        const readyz = await call('GET', '/readyz/story-1')
+        const readyz = await read(api().GET('/readyz/{agent}', probe('story-1')))
         expect(readyz.status).toBe(code)
         expect(readyz.json()).toMatchObject({ state, pid: 4242 })
         expect(readyz.headers.get('Cache-Control')).toBe('no-store')
       }
-      expect((await call('GET', '/readyz')).status).toBe(200)
+      expect((await read(api().GET('/readyz', text))).status).toBe(200)
     })
 
     it('aggregates components into the agent with a batch', async () => {
@@ -71,27 +100,33 @@ export function httpScenario(name: string, target: ScenarioTarget): void {
         { agent: 'story-2', component: 'auth', status: 'degraded', message: 'backend down' },
       ])
       expect(results.map((r) => r.state)).toEqual(['ok', 'starting', 'degraded'])
-      expect((await call('GET', '/readyz/story-2')).status).toBe(503)
-      expect((await call('GET', '/readyz/story-2?verbose')).text).toBe(
+      expect((await read(api().GET('/readyz/{agent}', probe('story-2')))).status).toBe(503)
+      expect((await read(api().GET('/readyz/{agent}', probe('story-2', { verbose: '' })))).text).toBe(
         '[-]auth degraded: backend down\n[+]proxy ok\n[-]ssh starting\nreadyz check failed\n',
       )
       await beat({ agent: 'story-2', component: 'auth', status: 'ok' })
-      expect((await call('GET', '/readyz/story-2')).json().state).toBe('recovering')
+      expect((await read(api().GET('/readyz/{agent}', probe('story-2')))).json().state).toBe('recovering')
       await beat([{ agent: 'story-2', component: 'auth', status: 'ok' }, { agent: 'story-2', component: 'ssh', status: 'ok' }])
-      expect((await call('GET', '/readyz/story-2')).status).toBe(200)
-      const agent = (await call('GET', '/v1/agents/story-2')).json()
-      expect(agent.components.map((c: any) => [c.component, c.state])).toEqual([['auth', 'ok'], ['proxy', 'ok'], ['ssh', 'ok']])
-      expect(agent.components[1].labels).toEqual({ region: 'eu-west' })
+      expect((await read(api().GET('/readyz/{agent}', probe('story-2')))).status).toBe(200)
+      const listed = (await read(api().GET('/v1/agents/{agent}', agent('story-2')))).json()
+      expect(listed.components.map((c: any) => [c.component, c.state])).toEqual([['auth', 'ok'], ['proxy', 'ok'], ['ssh', 'ok']])
+      expect(listed.components[1].labels).toEqual({ region: 'eu-west' })
+      const excluded = await read(api().GET('/readyz/{agent}', probe('story-2', { verbose: '', exclude: ['auth', 'proxy', 'ssh', 'nope'] })))
+      expect(excluded.status).toBe(200)
+      expect(excluded.text).toBe(
+        '[+]auth excluded: ok\n[+]proxy excluded: ok\n[+]ssh excluded: ok\n' +
+          'warn: some health checks cannot be excluded: no matches for "nope"\nreadyz check passed\n',
+      )
     })
 
     it('counts a missed heartbeat as degraded from its deadline on', async () => {
       await beat({ agent: 'story-3', status: 'ok', interval_seconds: 0.3, grace_seconds: 0 })
-      expect((await call('GET', '/readyz/story-3')).status).toBe(200)
+      expect((await read(api().GET('/readyz/{agent}', probe('story-3')))).status).toBe(200)
       await new Promise((resolve) => setTimeout(resolve, 400))
-      const readyz = await call('GET', '/readyz/story-3?verbose')
+      const readyz = await read(api().GET('/readyz/{agent}', probe('story-3', { verbose: '' })))
       expect(readyz.status).toBe(503)
       expect(readyz.text).toBe('[-]main degraded: missed heartbeat\nreadyz check failed\n')
-      expect((await call('GET', '/readyz?verbose')).text).toContain('[-]story-3 degraded: missed heartbeat\n')
+      expect((await read(api().GET('/readyz', { ...text, params: { query: { verbose: '' } } }))).text).toContain('[-]story-3 degraded: missed heartbeat\n')
       expect(await metric(/^pulsegate_overdue_components (\d+)$/m)).toBe('1')
       const [late] = await beat({ agent: 'story-3', status: 'ok', interval_seconds: 60 })
       expect(late!.state).toBe('recovering')
@@ -99,20 +134,31 @@ export function httpScenario(name: string, target: ScenarioTarget): void {
     })
 
     it('rejects bad input with the JSON error and stores nothing', async () => {
-      const bad = await call('POST', '/v1/heartbeat', [{ agent: 'story-4', status: 'ok' }, { agent: 'bad id', status: 'ok' }])
+      const bad = await read(api().POST('/v1/heartbeat', { ...text, body: [{ agent: 'story-4', status: 'ok' }, { agent: 'bad id', status: 'ok' }] }))
       expect(bad.status).toBe(400)
       expect(bad.json().error.code).toBe('invalid_heartbeat')
       expect(bad.json().error.issues[0].path).toEqual([1, 'agent'])
-      expect((await call('GET', '/readyz/story-4')).status).toBe(404)
-      expect(await metric(/^pulsegate_heartbeats_rejected_total\{reason="invalid_heartbeat"\} (\d+)$/m)).toBe('1')
+      // JSON's \ud800 escape makes a string that is not Unicode: refused, naming the field.
+      const lone = await read(api().POST('/v1/heartbeat', { ...text, body: { agent: 'story-4', status: 'ok', labels: { a: 'x\ud800y' } } }))
+      expect(lone.status).toBe(400)
+      expect(lone.json().error.issues).toEqual([{ path: ['labels', 'a'], message: 'must be well-formed Unicode (no lone surrogates)' }])
+      expect((await read(api().GET('/readyz/{agent}', probe('story-4')))).status).toBe(404)
+      expect(await metric(/^pulsegate_heartbeats_rejected_total\{reason="invalid_heartbeat"\} (\d+)$/m)).toBe('2')
+    })
+
+    it('shows a message on one line, whatever it holds', async () => {
+      await beat({ agent: 'story-7', status: 'degraded', message: 'disk\nreadyz check passed' })
+      const listing = await read(api().GET('/readyz/{agent}', probe('story-7', { verbose: '' })))
+      expect(listing.text).toBe('[-]main degraded: disk\\nreadyz check passed\nreadyz check failed\n')
+      expect((await read(api().DELETE('/v1/agents/{agent}', agent('story-7')))).status).toBe(200)
     })
 
     it('deregisters with DELETE', async () => {
       await beat({ agent: 'story-5', status: 'ok' })
-      const deleted = await call('DELETE', '/v1/agents/story-5')
+      const deleted = await read(api().DELETE('/v1/agents/{agent}', agent('story-5')))
       expect(deleted.json()).toEqual({ agent: 'story-5', removed: 1 })
-      expect((await call('GET', '/readyz/story-5')).status).toBe(404)
-      expect((await call('DELETE', '/v1/agents/story-5')).status).toBe(404)
+      expect((await read(api().GET('/readyz/{agent}', probe('story-5')))).status).toBe(404)
+      expect((await read(api().DELETE('/v1/agents/{agent}', agent('story-5')))).status).toBe(404)
     })
 
     it('counts every heartbeat of a batch as received, once', async () => {
@@ -120,13 +166,29 @@ export function httpScenario(name: string, target: ScenarioTarget): void {
       const before = await received()
       await beat([{ agent: 'story-6', status: 'ok' }, { agent: 'story-6', component: 'ssh', status: 'ok' }, { agent: 'story-6', status: 'ok' }])
       expect(await received()).toBe(before + 3)
-      await call('POST', '/v1/heartbeat', { agent: 'story-6', status: 'nope' })
+      await read(api().POST('/v1/heartbeat', { ...text, body: { agent: 'story-6', status: 'nope' } as unknown as Heartbeat }))
       expect(await received()).toBe(before + 3)
-      expect((await call('DELETE', '/v1/agents/story-6')).status).toBe(200)
+      expect((await read(api().DELETE('/v1/agents/{agent}', agent('story-6')))).status).toBe(200)
+    })
+
+    it('lists the agents a page at a time, by id, until the cursor runs out', async () => {
+      const all = (await read(api().GET('/v1/agents', text))).json()
+      expect(all.next_cursor).toBeNull()
+      const ids: string[] = []
+      let cursor: string | undefined
+      do {
+        const page = (await read(api().GET('/v1/agents', { ...text, params: { query: { limit: 1, cursor } } }))).json()
+        expect(page.agents.length).toBeLessThanOrEqual(1)
+        ids.push(...page.agents.map((a: { agent: string }) => a.agent))
+        cursor = page.next_cursor ?? undefined
+      } while (cursor)
+      expect(ids).toEqual(all.agents.map((a: { agent: string }) => a.agent))
+      expect(ids).toEqual([...ids].sort())
+      expect(ids).toEqual(['story-1', 'story-2', 'story-3'])
     })
 
     it('exports the story in /metrics', async () => {
-      const res = await call('GET', '/metrics')
+      const res = await read(api().GET('/metrics', text))
       expect(res.headers.get('Content-Type')).toBe('text/plain; version=0.0.4; charset=utf-8')
       const lines = res.text.split('\n')
       for (const line of [
@@ -143,9 +205,9 @@ export function httpScenario(name: string, target: ScenarioTarget): void {
       }
       expect(res.text).not.toContain('story-5')
       expect(/^process_cpu_seconds_total /m.test(res.text)).toBe(target.processMetrics)
-      const om = await send(`${target.url()}/metrics`, { headers: { Accept: 'application/openmetrics-text' } })
+      const om = await read(api().GET('/metrics', { ...text, headers: { Accept: 'application/openmetrics-text' } }))
       expect(om.headers.get('Content-Type')).toMatch(/^application\/openmetrics-text/)
-      expect((await om.text()).endsWith('# EOF\n')).toBe(true)
+      expect(om.text.endsWith('# EOF\n')).toBe(true)
     })
   })
 }

@@ -17,6 +17,7 @@ describe('settings', () => {
       allowUnauthenticated: false,
       synchronous: 'FULL',
       ...DIAGNOSTICS,
+      corsOrigins: [],
     })
   })
 
@@ -26,7 +27,7 @@ describe('settings', () => {
       METRICS_TOKEN: 'm', RECOVERY_SECONDS: '2.5', DEFAULT_INTERVAL_SECONDS: '5', EXPIRE_SECONDS: '0',
       SWEEP_SECONDS: '  ', MAX_AGENTS: '0', MAX_COMPONENTS_PER_AGENT: '2',
       MAX_VERSIONS: '3', RATE_LIMIT_PER_SECOND: '0.5', ALLOW_UNAUTHENTICATED: 'true', SQLITE_SYNCHRONOUS: 'NORMAL',
-      UNRELATED: 'x',
+      CORS_ORIGINS: 'https://status.example, http://127.0.0.1:3000,', UNRELATED: 'x',
     })).toEqual({
       port: 9000, host: '0.0.0.0', dataDir: '/var/lib/pulsegate', heartbeatTokens: ['a', 'b'], metricsTokens: ['m'],
       recoverySeconds: 2.5, defaultIntervalSeconds: 5, expireSeconds: 0, sweepSeconds: 60, probeSource: 'do',
@@ -35,7 +36,9 @@ describe('settings', () => {
       allowUnauthenticated: true,
       synchronous: 'NORMAL',
       ...DIAGNOSTICS,
+      corsOrigins: ['https://status.example', 'http://127.0.0.1:3000'],
     })
+    expect(loadSettings({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*'])
   })
 
   it("validates what a runtime uses and leaves the other runtime's settings at their defaults", () => {
@@ -65,6 +68,10 @@ describe('settings', () => {
     ['HEARTBEAT_TOKEN', ','],
     ['METRICS_TOKEN', ' , ,'],
     ['METRICS_TOKEN', 'good,with space'],
+    ['CORS_ORIGINS', 'https://status.example/'],
+    ['CORS_ORIGINS', 'status.example'],
+    ['CORS_ORIGINS', 'https://status.example/page'],
+    ['CORS_ORIGINS', 'ftp://files.example'],
   ])('stops on %s=%s with a message naming it', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError)
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`^invalid setting ${name}:`))
@@ -75,6 +82,7 @@ describe('settings', () => {
     ['COPY_MAX_AGE_SECONDS', '0'],
     ['SHARDS', '0'],
     ['RECOVERY_SECONDS', '-1'],
+    ['CORS_ORIGINS', 'https://a.example, nope'],
   ])('stops a Worker on %s=%s with a message naming it', (name, value) => {
     expect(() => loadSettings({ [name]: value }, 'workers')).toThrow(new RegExp(`^invalid setting ${name}:`))
   })

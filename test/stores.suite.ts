@@ -103,7 +103,8 @@ export function storeSuite(
 
     it('declares a component: listed from then on as starting, kept across a reopen, never swept', async () => {
       const harness = await open(suiteSettings)
-      const declared = await harness.store.declare({ agent: 'db-1', component: 'backup', schedule: '*/2 * * * * *' }, at(0))
+      const { record: declared, created } = await harness.store.declare({ agent: 'db-1', component: 'backup', schedule: '*/2 * * * * *' }, at(0))
+      expect(created).toBe(true)
       expect(declared).toMatchObject({ agent: 'db-1', component: 'backup', state: 'starting', declared: true, beats: 0, lastSeen: at(0) })
       expect(await states(harness.store, at(0))).toEqual({ 'db-1/backup': 'starting' })
       // Due at 2 s + the default grace (5 s): then missed, and still there a year on.
@@ -121,7 +122,8 @@ export function storeSuite(
     it('declaring again replaces what is expected and keeps what was reported', async () => {
       const store = await fresh()
       await store.apply([hb('a', 'degraded', { interval_seconds: 30, version: '3', message: 'disk full' })], at(0))
-      const record = await store.declare({ agent: 'a', component: 'main', schedule: '@daily', expire_seconds: 600 }, at(1))
+      const { record, created } = await store.declare({ agent: 'a', component: 'main', schedule: '@daily', expire_seconds: 600 }, at(1))
+      expect(created).toBe(false)
       expect(record).toMatchObject({ state: 'degraded', message: 'disk full', version: '3', intervalSeconds: null, schedule: '@daily', expireSeconds: 600 })
       expect((await store.snapshot(at(1))).records).toEqual([record])
     })
@@ -394,7 +396,9 @@ export function storeSuite(
         await expect(store.declare({ agent: 'b', component: 'main' }, at(0))).rejects.toMatchObject({ name: 'LimitError', code: 'too_many_agents' })
         await unchanged(store, before, at(0))
         // Declaring a known component again adds nothing.
-        await expect(store.declare({ agent: 'a', component: 'cron', interval_seconds: 5 }, at(0))).resolves.toMatchObject({ intervalSeconds: 5 })
+        await expect(store.declare({ agent: 'a', component: 'cron', interval_seconds: 5 }, at(0))).resolves.toMatchObject({
+          record: { intervalSeconds: 5 }, created: false,
+        })
       })
 
       it('refuses a version past MAX_VERSIONS, but not one already reported', async () => {

@@ -1,35 +1,57 @@
-// Heartbeats in, agents out: POST /v1/heartbeat, GET /v1/agents, and
-// GET and DELETE /v1/agents/:agent.
-import { zValidator } from '@hono/zod-validator'
-import { Hono } from 'hono'
+// Heartbeats in, agents out: POST /v1/heartbeat, GET /v1/agents (in pages), and
+// GET and DELETE /v1/agents/{agent}. Each route is defined once, with its schemas:
+// they validate the request, type the handler and make the OpenAPI document.
+import { OpenAPIHono, createRoute } from '@hono/zod-openapi'
+import type { ZodError } from 'zod'
+import { z } from 'zod'
+import { agentPageSchema, agentSchema, heartbeatAnswerSchema, removedSchema } from '../api-schemas.ts'
 import { ApiError } from '../errors.ts'
 import { type AgentView, type ComponentView, describeAgent } from '../fleet.ts'
-import { MAX_BODY_BYTES, heartbeatBodySchema } from '../heartbeat.ts'
-import { requireJson, limitBody, requireToken } from '../http.ts'
-import { LimitError } from '../limits.ts'
-import { logOnce } from '../logging.ts'
-import type { AppEnv, RouteDeps } from './deps.ts'
+import { DEFAULT_TZ } from '../schedule.ts'
+import { MAX_BODY_BYTES, agentId, heartbeatBodySchema, heartbeatIssues } from '../heartbeat.ts'
+import { limitBody, requireJson, requireToken } from '../http.ts'
+import {
+  authErrors, documentedOnly, errorAnswer, internalError, invalidQuery, malformedAuthorization, retryAfterHeader, storeUnavailable,
+  unknownAgent,
+} from '../openapi.ts'
+import { type AppEnv, type RouteDeps, countRejections, storeOr503 } from './deps.ts'
+
+/** Agents a page of GET /v1/agents holds unless `limit` says otherwise, and the most it may say. */
+export const PAGE_DEFAULT = 100
+export const PAGE_MAX = 500
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-function componentJson(c: ComponentView) {
+export function componentJson(c: ComponentView) {
   const r = c.record
   return {
     component: r.component,
     state: c.state,
     reason: c.reason,
-    last_seen: iso(r.lastSeen),
+    // A declared component not heard from yet has its declaration as lastSeen (its deadline counts from it).
+    last_seen: r.declared && r.beats === 0 ? null : iso(r.lastSeen),
     deadline: iso(c.deadline),
     message: r.message,
     version: r.version,
     pid: r.pid,
     labels: r.labels,
     interval_seconds: c.intervalSeconds,
+    schedule: r.schedule,
+    tz: r.schedule === null ? null : r.tz ?? DEFAULT_TZ,
     grace_seconds: c.graceSeconds,
+    max_run_seconds: c.maxRunSeconds,
+    expire_seconds: c.expireSeconds,
+    expires: Number.isFinite(c.expires) ? iso(c.expires) : null,
+    declared: r.declared,
+    running_since: r.runs.length ? iso(r.runs.at(-1)!.since) : null,
+    runs_open: r.runs.length,
+    last_duration_seconds: r.lastDurationSeconds,
+    last_exit_code: r.lastExitCode,
+    last_success: r.lastSuccessAt === null ? null : iso(r.lastSuccessAt),
   }
 }
 
-export function agentJson(a: AgentView) {
+export function agentJson(a: AgentView): z.infer<typeof agentSchema> {
   return {
     agent: a.agent,
     state: a.state,
@@ -41,63 +63,193 @@ export function agentJson(a: AgentView) {
   }
 }
 
-const validHeartbeats = zValidator('json', heartbeatBodySchema, (result) => {
-  if (result.success) return
-  // A single heartbeat was read as a batch of one: its paths should not start at [0].
-  const single = !Array.isArray(result.data)
-  const issues = result.error.issues.map((i) => ({
-    path: (single ? i.path.slice(1) : i.path) as (string | number)[],
-    message: i.message,
-  }))
-  throw new ApiError(400, 'invalid_heartbeat', 'the heartbeat is not valid; nothing was stored', { issues })
+// A cursor is the last agent id of a page, base64url-encoded: opaque to clients, so
+// what it holds may change, and stable under writes, since agents are listed by id.
+const toBase64Url = (text: string) => btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+
+/** The agent id a cursor continues after, or undefined for a string no page answered. */
+export function cursorAgent(cursor: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) return undefined
+  let decoded: string
+  try {
+    decoded = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'))
+  } catch {
+    return undefined
+  }
+  return agentId.safeParse(decoded).success ? decoded : undefined
+}
+
+/** The index of the first agent after `id`, in agents sorted by id. */
+function firstAfter(agents: readonly AgentView[], id: string): number {
+  let low = 0
+  let high = agents.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (agents[middle]!.agent <= id) low = middle + 1
+    else high = middle
+  }
+  return low
+}
+
+const agentParam = z.object({ agent: z.string().meta({ description: 'The agent id', example: 'node-17' }) })
+
+function queryIssues(error: ZodError) {
+  return error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'number' ? p : String(p))), message: i.message }))
+}
+
+const heartbeatRoute = createRoute({
+  method: 'post',
+  path: '/v1/heartbeat',
+  operationId: 'postHeartbeat',
+  tags: ['Heartbeats'],
+  summary: 'Send one heartbeat or a batch of 1–100',
+  description:
+    'Checked in this order: token, Content-Type, size, JSON syntax, schema, then (atomically, with the store) the caps and the rate limit. ' +
+    'A 200 means every heartbeat of the batch is stored durably; any refusal stores nothing and is counted in pulsegate_heartbeats_rejected_total.',
+  security: [{ heartbeatToken: [] }],
+  request: {
+    body: {
+      required: true,
+      description: `One heartbeat, or an array of 1–100 (all or nothing); at most ${MAX_BODY_BYTES} bytes, any application/json or application/*+json`,
+      content: { 'application/json': { schema: heartbeatBodySchema } },
+    },
+  },
+  responses: {
+    200: { description: 'Stored: the state each heartbeat left its component in', content: { 'application/json': { schema: heartbeatAnswerSchema } } },
+    400: errorAnswer(
+      `Not a valid heartbeat or batch (\`invalid_heartbeat\`, with \`issues\`), not JSON (\`malformed_json\`), or ${malformedAuthorization}`,
+      ['invalid_heartbeat', 'malformed_json', 'invalid_authorization'],
+    ),
+    ...authErrors,
+    413: errorAnswer(`The body is over ${MAX_BODY_BYTES} bytes (\`body_too_large\`)`, ['body_too_large']),
+    415: errorAnswer('The Content-Type is not JSON (`unsupported_media_type`)', ['unsupported_media_type']),
+    422: errorAnswer('The batch would take the fleet past MAX_AGENTS, MAX_COMPONENTS_PER_AGENT or MAX_VERSIONS', [
+      'too_many_agents',
+      'too_many_components',
+      'too_many_versions',
+    ]),
+    429: errorAnswer('A component beat faster than RATE_LIMIT_PER_SECOND (`rate_limited`)', ['rate_limited'], { 'Retry-After': retryAfterHeader }),
+    ...internalError,
+    503: storeUnavailable,
+  },
 })
 
-export function agentRoutes({ store, settings, clock, views, count }: RouteDeps): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>()
+const listRoute = createRoute({
+  method: 'get',
+  path: '/v1/agents',
+  operationId: 'listAgents',
+  tags: ['Agents'],
+  summary: 'Every agent and its components, a page at a time, sorted by id',
+  request: {
+    query: z.object({
+      limit: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(PAGE_MAX)
+        .default(PAGE_DEFAULT)
+        .meta({ description: `Agents per page, 1–${PAGE_MAX}; default ${PAGE_DEFAULT}` }),
+      cursor: z
+        .string()
+        .refine((cursor) => cursorAgent(cursor) !== undefined, 'not a cursor pulsegate answered')
+        .optional()
+        .meta({ description: 'The `next_cursor` of the page before; opaque' }),
+    }),
+  },
+  responses: {
+    200: { description: 'One page of agents, and the fleet state', content: { 'application/json': { schema: agentPageSchema } } },
+    400: invalidQuery,
+    ...internalError,
+  },
+})
+
+const agentRoute = createRoute({
+  method: 'get',
+  path: '/v1/agents/{agent}',
+  operationId: 'getAgent',
+  tags: ['Agents'],
+  summary: 'One agent and its components',
+  request: { params: agentParam },
+  responses: {
+    200: { description: 'The agent', content: { 'application/json': { schema: agentSchema } } },
+    404: unknownAgent,
+    ...internalError,
+  },
+})
+
+const deregisterRoute = createRoute({
+  method: 'delete',
+  path: '/v1/agents/{agent}',
+  operationId: 'deleteAgent',
+  tags: ['Agents'],
+  summary: 'Deregister an agent: gone from every answer',
+  description: 'An agent that deregisters on shutdown should take 404 as success: it is gone either way.',
+  security: [{ heartbeatToken: [] }],
+  request: { params: agentParam },
+  responses: {
+    200: { description: 'Removed', content: { 'application/json': { schema: removedSchema } } },
+    400: errorAnswer(`Sent ${malformedAuthorization}`, ['invalid_authorization']),
+    ...authErrors,
+    404: unknownAgent,
+    ...internalError,
+    503: storeUnavailable,
+  },
+})
+
+export function agentRoutes({ store, settings, clock, views, count }: RouteDeps): OpenAPIHono<AppEnv> {
+  const routes = new OpenAPIHono<AppEnv>()
   const heartbeatToken = requireToken(settings.heartbeatTokens)
 
-  routes.post(
-    '/v1/heartbeat',
-    async (c, next) => {
-      await next()
-      if (c.res.status >= 400 && c.res.status < 500) await count('rejected', c.get('errorCode'))
+  routes.openapi(
+    {
+      ...heartbeatRoute,
+      middleware: [
+        countRejections(count),
+        heartbeatToken,
+        requireJson('heartbeat'),
+        limitBody(MAX_BODY_BYTES),
+      ],
     },
-    heartbeatToken,
-    requireJson('heartbeat'),
-    limitBody(MAX_BODY_BYTES),
-    validHeartbeats,
     async (c) => {
-      let records
-      try {
-        records = await store.apply(c.req.valid('json'), clock())
-      } catch (error) {
-        if (error instanceof LimitError) throw error
-        // A store that keeps failing (a full disk) says so once a minute, with its cause: not a stack per request.
-        logOnce('heartbeat write', error)
-        throw new ApiError(503, 'store_unavailable', 'the heartbeat was not stored; retry', { headers: { 'Retry-After': '1' } })
-      }
+      const records = await storeOr503('heartbeat', () => store.apply(c.req.valid('json'), clock()))
       const results = records.map((r) => ({ agent: r.agent, component: r.component, state: r.state }))
-      return c.json({ accepted: results.length, results })
+      return c.json({ accepted: results.length, results }, 200)
+    },
+    (result) => {
+      if (result.success) return
+      const issues = heartbeatIssues(result.error, (result as { data?: unknown }).data)
+      throw new ApiError(400, 'invalid_heartbeat', 'the heartbeat is not valid; nothing was stored', { issues })
     },
   )
 
-  routes.get('/v1/agents', async (c) => {
-    const { view } = await views.fleet(clock())
-    return c.json({ state: view.state, agents: view.agents.map(agentJson) })
-  })
+  routes.openapi(
+    listRoute,
+    async (c) => {
+      const { limit, cursor } = c.req.valid('query')
+      const { view } = await views.fleet(clock())
+      const start = cursor === undefined ? 0 : firstAfter(view.agents, cursorAgent(cursor)!)
+      const page = view.agents.slice(start, start + limit)
+      const more = start + limit < view.agents.length
+      const next = more ? toBase64Url(page.at(-1)!.agent) : null
+      return c.json({ state: view.state, agents: page.map(agentJson), next_cursor: next }, 200)
+    },
+    (result) => {
+      if (!result.success) throw new ApiError(400, 'invalid_query', 'the query is not valid', { issues: queryIssues(result.error) })
+    },
+  )
 
-  routes.get('/v1/agents/:agent', async (c) => {
+  routes.openapi(documentedOnly(routes, agentRoute), async (c) => {
     const id = c.req.param('agent')
     const agent = await views.agent(id, clock())
     if (!agent) throw new ApiError(404, 'unknown_agent', `no agent ${id}`)
-    return c.json(agentJson(agent))
+    return c.json(agentJson(agent), 200)
   })
 
-  routes.delete('/v1/agents/:agent', heartbeatToken, async (c) => {
+  routes.openapi(documentedOnly(routes, { ...deregisterRoute, middleware: heartbeatToken }), async (c) => {
     const agent = c.req.param('agent')
     const removed = await store.remove(agent, clock())
     if (removed === 0) throw new ApiError(404, 'unknown_agent', `no agent ${agent}`)
-    return c.json({ agent, removed })
+    return c.json({ agent, removed }, 200)
   })
 
   return routes

@@ -1,5 +1,9 @@
 // What every route module is built from: the store, the settings, the clock and
-// the shared views; one small Hono app per module, composed by lib/app.ts.
+// the shared views; one small OpenAPIHono app per module, composed by lib/app.ts.
+import type { MiddlewareHandler } from 'hono'
+import { ApiError } from '../errors.ts'
+import { LimitError } from '../limits.ts'
+import { logOnce } from '../logging.ts'
 import type { Settings } from '../settings.ts'
 import type { Store, TrafficCounter } from '../stores/store.ts'
 import type { FleetViews } from '../views.ts'
@@ -18,4 +22,27 @@ export interface RouteDeps {
    * failure to count never turns the answer into an error.
    */
   count: (counter: TrafficCounter, label: string) => Promise<void>
+}
+
+/**
+ * A write the client is told was stored only once it is. A cap or the rate limit
+ * refusing it stays that answer; any other failure (a full disk) is a 503 to retry,
+ * said in the log once a minute with its cause, not a stack per request.
+ */
+export async function storeOr503<T>(what: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write()
+  } catch (error) {
+    if (error instanceof LimitError) throw error
+    logOnce(`${what} write`, error)
+    throw new ApiError(503, 'store_unavailable', `the ${what} was not stored; retry`, { headers: { 'Retry-After': '1' } })
+  }
+}
+
+/** Count each refusal (4xx) of the routes it guards in pulsegate_heartbeats_rejected_total, by its code. */
+export function countRejections(count: RouteDeps['count']): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next()
+    if (c.res.status >= 400 && c.res.status < 500) await count('rejected', c.get('errorCode'))
+  }
 }

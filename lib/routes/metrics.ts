@@ -1,11 +1,13 @@
 // GET /metrics: the Prometheus exposition, rendered at scrape time from the
 // stored records and counters (OpenMetrics when Accept asks for it).
-import { Hono } from 'hono'
+import { OpenAPIHono, createRoute } from '@hono/zod-openapi'
 import { accepts } from 'hono/accepts'
 import type { Registry } from 'prom-client'
+import { z } from 'zod'
 import { requireToken } from '../http.ts'
 import { createMetricsRenderer } from '../metrics.ts'
 import { streamOf } from '../slices.ts'
+import { authErrors, errorAnswer, internalError, malformedAuthorization } from '../openapi.ts'
 import type { AppEnv, RouteDeps } from './deps.ts'
 
 export interface MetricsOptions {
@@ -14,24 +16,51 @@ export interface MetricsOptions {
   runtimeRegistry?: Registry | undefined
 }
 
-export function metricsRoutes({ settings, clock, views, count }: RouteDeps, options: MetricsOptions): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>()
+const metricsRoute = createRoute({
+  method: 'get',
+  path: '/metrics',
+  operationId: 'metrics',
+  tags: ['Metrics'],
+  summary: 'The Prometheus exposition of the fleet',
+  description:
+    'The text format (`text/plain; version=0.0.4`), or OpenMetrics 1.0 when Accept prefers it, as Prometheus does. Gzipped when Accept-Encoding asks for it, except on Workers, whose runtime compresses.',
+  security: [{ metricsToken: [] }],
+  responses: {
+    200: {
+      description: 'The exposition',
+      content: {
+        'text/plain': { schema: z.string().meta({ description: 'text format 0.0.4' }) },
+        'application/openmetrics-text': { schema: z.string().meta({ description: 'OpenMetrics 1.0.0, ending in # EOF' }) },
+      },
+    },
+    400: errorAnswer(`Sent ${malformedAuthorization}`, ['invalid_authorization']),
+    ...authErrors,
+    ...internalError,
+  },
+})
+
+export function metricsRoutes({ settings, clock, views, count }: RouteDeps, options: MetricsOptions): OpenAPIHono<AppEnv> {
+  const routes = new OpenAPIHono<AppEnv>()
   const render = createMetricsRenderer()
   let inFlight = 0
 
-  routes.get(
-    '/metrics',
-    async (c, next) => {
-      inFlight++
-      try {
-        await next()
-      } finally {
-        inFlight--
-      }
-      // As Go's promhttp does: a scrape counts once it is answered, under its status code.
-      await count('scrapes', String(c.res.status))
+  routes.openapi(
+    {
+      ...metricsRoute,
+      middleware: [
+        async (c, next) => {
+          inFlight++
+          try {
+            await next()
+          } finally {
+            inFlight--
+          }
+          // As Go's promhttp does: a scrape counts once it is answered, under its status code.
+          await count('scrapes', String(c.res.status))
+        },
+        requireToken(settings.metricsTokens),
+      ],
     },
-    requireToken(settings.metricsTokens),
     async (c) => {
       const { view, snapshot } = await views.fleet(clock())
       const format = accepts(c, {

@@ -14,19 +14,20 @@ import { type Settings, loadSettings } from '../settings.ts'
 import { type Copies, copyUntil } from './copies.ts'
 import { Engine } from './engine.ts'
 import { type SqlDatabase, SqlDriver } from './sql.ts'
-import type { AgentRead, Counters, Snapshot, Store, TrafficCounter } from './store.ts'
+import type { AgentRead, Counters, Declared, Snapshot, Store, TrafficCounter } from './store.ts'
 
 export interface FleetEnv {
   FLEET: DurableObjectNamespace<Fleet>
 }
 
-export type ApplyResult =
-  | { records: ComponentRecord[] }
+/** A change's answer, or its refusal by a cap: RPC carries an error's message, not its class or fields. */
+export type Refusable<T> =
+  | { value: T }
   | { refused: { code: LimitCode; message: string; retryAfter: number | undefined } }
 
-/** Back on the Worker's side of the RPC: the records, or the LimitError again. */
-function recordsOf(result: ApplyResult): ComponentRecord[] {
-  if ('records' in result) return result.records
+/** Back on the Worker's side of the RPC: the answer, or the LimitError again. */
+function valueOf<T>(result: Refusable<T>): T {
+  if ('value' in result) return result.value
   const { code, message, retryAfter } = result.refused
   throw new LimitError(code, message, retryAfter)
 }
@@ -84,24 +85,24 @@ export class Fleet extends DurableObject<FleetEnv> {
     this.engine = await Engine.open(new SqlDriver(this.database()), settings, { storeTrafficCounters: true })
   }
 
-  apply(batch: Heartbeat[], now: number): Promise<ApplyResult> {
-    return this.refusable(() => this.engine.apply(batch, now))
+  apply(batch: Heartbeat[], now: number): Promise<Refusable<ComponentRecord[]>> {
+    return this.refusable(() => this.engine.apply(batch, now), (records) => records)
   }
 
-  declare(declaration: Declaration, now: number): Promise<ApplyResult> {
-    return this.refusable(async () => [await this.engine.declare(declaration, now)])
+  declare(declaration: Declaration, now: number): Promise<Refusable<Declared>> {
+    return this.refusable(() => this.engine.declare(declaration, now), ({ record }) => [record])
   }
 
   removeComponent(agent: string, component: string, now: number): Promise<boolean> {
     return this.engine.removeComponent(agent, component, now)
   }
 
-  /** A refused change comes back as a value: RPC carries an error's message, not its class or fields. */
-  private async refusable(change: () => Promise<ComponentRecord[]>): Promise<ApplyResult> {
+  /** A change, with the alarm brought forward to the expiry of what it wrote; a refusal comes back as a value. */
+  private async refusable<T>(change: () => Promise<T>, written: (value: T) => ComponentRecord[]): Promise<Refusable<T>> {
     try {
-      const records = await change()
-      await this.expiresAt(Math.min(...records.map((record) => expiryOf(record, this.settings))))
-      return { records }
+      const value = await change()
+      await this.expiresAt(Math.min(...written(value).map((record) => expiryOf(record, this.settings))))
+      return { value }
     } catch (error) {
       if (!(error instanceof LimitError)) throw error
       return { refused: { code: error.code, message: error.message, retryAfter: error.retryAfter } }
@@ -209,7 +210,7 @@ export class DurableObjectStore implements Store {
   }
 
   async apply(batch: readonly Heartbeat[], now: number): Promise<ComponentRecord[]> {
-    if (this.names.length === 1) return recordsOf(await this.object(this.names[0]!).apply([...batch], now))
+    if (this.names.length === 1) return valueOf(await this.object(this.names[0]!).apply([...batch], now))
     const byShard = new Map<number, number[]>() // shard → positions in the batch
     batch.forEach((heartbeat, i) => {
       const shard = shardOf(heartbeat.agent, this.names.length)
@@ -218,15 +219,15 @@ export class DurableObjectStore implements Store {
     const results: ComponentRecord[] = new Array(batch.length)
     await Promise.all(
       [...byShard].map(async ([shard, positions]) => {
-        const records = recordsOf(await this.object(this.names[shard]!).apply(positions.map((i) => batch[i]!), now))
+        const records = valueOf(await this.object(this.names[shard]!).apply(positions.map((i) => batch[i]!), now))
         positions.forEach((position, j) => (results[position] = records[j]!))
       }),
     )
     return results
   }
 
-  async declare(declaration: Declaration, now: number): Promise<ComponentRecord> {
-    return recordsOf(await this.object(this.nameFor(declaration.agent)).declare(declaration, now))[0]!
+  async declare(declaration: Declaration, now: number): Promise<Declared> {
+    return valueOf(await this.object(this.nameFor(declaration.agent)).declare(declaration, now))
   }
 
   removeComponent(agent: string, component: string, now: number): Promise<boolean> {

@@ -19,7 +19,7 @@ import { type ComponentRecord, type Declaration, type StoredRecord, completeReco
 import type { Driver, Kind, Write } from './driver.ts'
 import { type CounterKey, FleetState } from './fleet-state.ts'
 import { type Change, Planner, type PlannerSettings, addCount, emptyChange, isEmpty } from './plan.ts'
-import type { AgentRead, Snapshot, Store, TrafficCounter } from './store.ts'
+import type { AgentRead, Declared, Snapshot, Store, TrafficCounter } from './store.ts'
 
 export interface EngineOptions {
   /**
@@ -104,9 +104,9 @@ export class Engine implements Store {
     return this.enqueue<ComponentRecord[]>((waiting) => ({ kind: 'batch', batch, now, ...waiting }))
   }
 
-  async declare(declaration: Declaration, now: number): Promise<ComponentRecord> {
+  async declare(declaration: Declaration, now: number): Promise<Declared> {
     const change = await this.alone((state) => this.planner.declare(state, declaration, now))
-    return change.results[0]!
+    return { record: change.results[0]!, created: change.added.allComponents > 0 }
   }
 
   async removeComponent(agent: string, component: string, now: number): Promise<boolean> {

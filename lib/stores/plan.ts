@@ -134,7 +134,7 @@ export class Planner {
     const stored = state.records.get(key)
     const expired = stored !== undefined && isExpired(stored, now, this.settings)
     const record = declare(stored, declaration, now, this.settings)
-    const broken = this.checkCaps(state, record, stored !== undefined && !expired, false, change.added, emptyChange(now).added, now)
+    const broken = this.checkCaps(state, record, stored !== undefined && !expired, false, emptyChange(now).added, change.added, now)
     if (broken) throw this.capError(broken, state, [declaration], change, now, record.agent)
     if (expired) {
       addCount(change, 'expired')

@@ -50,6 +50,12 @@ export interface AgentRead {
   copiedAt?: number
 }
 
+/** A declared component's record, and whether the declaration added it (it was unknown, or had expired). */
+export interface Declared {
+  record: ComponentRecord
+  created: boolean
+}
+
 export interface Store {
   /**
    * Apply a batch of heartbeats atomically, each through `next()`, and resolve
@@ -60,7 +66,7 @@ export interface Store {
    * Declare what is expected of a component (or again), listing it from now on;
    * resolves with its record. A cap it would break throws LimitError.
    */
-  declare(declaration: Declaration, now: number): Promise<ComponentRecord>
+  declare(declaration: Declaration, now: number): Promise<Declared>
   /** Remove one component; resolves with whether a reader could see it. */
   removeComponent(agent: string, component: string, now: number): Promise<boolean>
   /** Deregister an agent; resolves with how many components it had (0: unknown agent). */
