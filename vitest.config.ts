@@ -2,6 +2,7 @@
 // (through @cloudflare/vitest-plugin) with the settings each needs.
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
+import { SCENARIO_ENV } from './test/support/scenario-env.ts'
 
 const wrangler = { configPath: './wrangler.toml' }
 
@@ -44,7 +45,7 @@ export default defineConfig({
       },
       {
         // The shared HTTP story through the Worker: no recovery wait, strongly consistent reads.
-        plugins: [cloudflareTest({ wrangler, miniflare: { bindings: { RECOVERY_SECONDS: '0', PROBE_SOURCE: 'do' } } })],
+        plugins: [cloudflareTest({ wrangler, miniflare: { bindings: { ...SCENARIO_ENV, PROBE_SOURCE: 'do' } } })],
         test: { name: 'workers-http', include: ['test/workers/scenario.test.ts'], testTimeout: 30_000 },
       },
     ],

@@ -3,7 +3,7 @@
 // shell command; each answers ok or degraded with a message that fits a heartbeat.
 import { spawn } from 'node:child_process'
 import { fetchFailureReason } from '../lib/client.ts'
-import { MAX_MESSAGE_BYTES } from '../lib/heartbeat.ts'
+import { MAX_MESSAGE_BYTES, cutToBytes } from '../lib/heartbeat.ts'
 
 export interface Probe {
   status: 'ok' | 'degraded'
@@ -23,21 +23,9 @@ export interface Component {
 /** A heartbeat-only component: the agent itself is alive. */
 export const alwaysOk: Check = async () => ({ status: 'ok' })
 
-const utf8 = new TextEncoder()
-
 /** Cut `text` to at most `maxBytes` of UTF-8, on a character boundary, marking the cut with "…". */
 export function truncateUtf8(text: string, maxBytes = MAX_MESSAGE_BYTES): string {
-  if (utf8.encode(text).byteLength <= maxBytes) return text
-  const budget = maxBytes - utf8.encode('…').byteLength
-  let used = 0
-  let out = ''
-  for (const char of text) {
-    const size = utf8.encode(char).byteLength
-    if (used + size > budget) break
-    used += size
-    out += char
-  }
-  return `${out}…`
+  return cutToBytes(text, maxBytes, '…')
 }
 
 /** The last line that holds something, trimmed; undefined for no output. */

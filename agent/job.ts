@@ -87,14 +87,12 @@ export async function runJob(config: JobConfig, deps: AgentDeps): Promise<number
   // Its own run id: a finish pairs with this start even when runs of the job overlap.
   const runId = crypto.randomUUID()
   reporter.putBeat(config.component, { run: 'start', run_id: runId, ...expectation(config) })
-  // The start goes while the job already runs: one try, no waiting on pulsegate.
-  const starting = reporter.flush().then((outcome) => {
-    if (outcome.kind === 'fatal') deps.log(outcome.message)
-    return outcome
-  })
+  // The start goes first, so pulsegate's clock times the whole run: one try, bounded by
+  // --timeout (a pulsegate that is down refuses at once), and no retry: the job waits for no one.
+  const started = await reporter.flush()
+  if (started.kind === 'fatal') deps.log(started.message)
   const end = await runCommand(config.command, () => deps.clock.now())
   if (end.exitCode === 127 && end.message.startsWith('could not start')) deps.log(end.message) // as a shell would say
-  const started = await starting
   if (started.kind === 'fatal') return end.exitCode || 2
 
   // A start that could not be delivered is replaced by the finish: pulsegate then has no run to pair it with.

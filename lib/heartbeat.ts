@@ -29,6 +29,24 @@ export function isWellFormed(text: string): boolean {
 /** A string that must survive UTF-8 unchanged: JSON's \ud800 escapes can make one that would not. */
 const text = () => z.string().refine(isWellFormed, 'must be well-formed Unicode (no lone surrogates)')
 
+/**
+ * `text` cut to at most `maxBytes` of UTF-8, on a character boundary, ending in
+ * `mark` (which counts against the bytes) when it was cut.
+ */
+export function cutToBytes(text: string, maxBytes: number, mark = ''): string {
+  if (utf8.encode(text).byteLength <= maxBytes) return text
+  const budget = maxBytes - utf8.encode(mark).byteLength
+  let used = 0
+  let cut = 0
+  for (const char of text) {
+    const size = utf8.encode(char).byteLength
+    if (used + size > budget) break
+    used += size
+    cut += char.length
+  }
+  return text.slice(0, cut) + mark
+}
+
 function identifier(max: number) {
   return z
     .string()

@@ -81,7 +81,7 @@ export const METRICS = {
   },
   pulsegate_heartbeats_rejected_total: {
     kind: Counter,
-    help: 'Heartbeat requests rejected, by reason.',
+    help: 'Heartbeat requests rejected (pings, declarations and removals too), by reason.',
     labelNames: ['reason'],
   },
   pulsegate_expired_total: { kind: Counter, help: 'Components dropped after the expiry of silence.' },

@@ -288,12 +288,16 @@ export function next(
   const prior = previous && observe(previous, now, settings).state
   const status = statusOf(event)
   const finishing = event.run === 'finish' || event.exit_code !== undefined
-  // A start keeps the state a reader saw, a missed deadline included. A run that
+  // A start keeps the state a reader saw, a missed deadline included; the first
+  // start of a component that never reported is ok: the job is alive and within
+  // its time, and a running job must not hold the fleet at starting. A run that
   // finishes with success is its own proof of health: ok at once, as
   // healthchecks.io's success ping; a job has no later heartbeat to recover with.
   const missedBefore = prior === 'degraded' && base.state !== 'degraded'
+  const firstStart = event.run === 'start' && base.beats === 0
   const changed =
-    status === undefined ? { state: prior ?? base.state, recoveringSince: missedBefore ? null : base.recoveringSince }
+    firstStart ? { state: 'ok' as const, recoveringSince: null }
+    : status === undefined ? { state: prior ?? base.state, recoveringSince: missedBefore ? null : base.recoveringSince }
     : finishing && status === 'ok' ? { state: 'ok' as const, recoveringSince: null }
     : stateAfter(previous, prior, status, now, settings)
   const message = event.message ?? (status !== undefined ? null : missedBefore ? MISSED_HEARTBEAT : base.message)

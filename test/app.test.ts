@@ -2,34 +2,15 @@
 // injected clock. Every answer is also held to the OpenAPI document the app serves.
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createApp } from '../lib/app.ts'
 import { loadSettings } from '../lib/settings.ts'
 import { MemoryStore } from '../lib/stores/memory.ts'
-import type { Store } from '../lib/stores/store.ts'
-import { checkedRequest } from './support/openapi-check.ts'
+import { testApp } from './support/app.ts'
 
 const T0 = 1_800_000_000_000
 let now = T0
 const advance = (seconds: number) => (now += seconds * 1000)
 
-function setup(env: Record<string, string> = {}, extra: { store?: Store; runtimeRegistry?: Registry } = {}) {
-  const settings = loadSettings(env)
-  const store = extra.store ?? new MemoryStore(settings)
-  const app = createApp({ store, settings, runtime: 'test', clock: () => now, runtimeRegistry: extra.runtimeRegistry })
-  const request = checkedRequest(app)
-  const post = (body: unknown, headers: Record<string, string> = {}) =>
-    request('/v1/heartbeat', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...headers },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    })
-  const json = async (path: string, init?: RequestInit) => {
-    const res = await request(path, init)
-    return { status: res.status, body: (await res.json()) as any, res }
-  }
-  const metrics = async (headers: Record<string, string> = {}) => (await request('/metrics', { headers })).text()
-  return { app, store, settings, request, post, json, metrics }
-}
+const setup = (env: Record<string, string> = {}, extra: Parameters<typeof testApp>[2] = {}) => testApp(() => now, env, extra)
 
 beforeEach(() => {
   now = T0

@@ -132,6 +132,99 @@ describe("the README's crontab line for run, under cron's environment", () => {
   }, 120_000)
 })
 
+describe("the README's crontab line for ping URLs, under cron's environment", () => {
+  const pingLine = () => readmeCrontab('/ping/')
+  const pingCommand = (script: string, url: string) => {
+    const { env, command } = pingLine()
+    return { env: { ...env, PING: replaced(env.PING!, 'http://127.0.0.1:8787', url) }, command: replaced(command, '/usr/local/bin/backup.sh', script) }
+  }
+  const key = () => pingLine().env.PING!.split('/').at(-1)!
+
+  it('with pulsegate up: runs the job, and pulsegate has its run, its exit code and its duration', async () => {
+    const server = await startServer({ PING_KEY: key() })
+    servers.push(server)
+    const dir = tempDir('pulsegate-cron-job-')
+    const mark = join(dir, 'ran')
+    const script = join(dir, 'backup.sh')
+    writeFileSync(script, `#!/bin/sh\nsleep 1\ntouch '${mark}'\nexit 3\n`)
+    chmodSync(script, 0o755)
+    const { env, command } = pingCommand(script, server.url)
+    const run = await asCron(command, env)
+    expect(run).toMatchObject({ code: 0, stdout: '', stderr: '' }) // curl -fsS: silent when all went well
+    expect(existsSync(mark)).toBe(true)
+    const agent = (await (await fetch(`${server.url}/v1/agents/db-backup`)).json()) as { components: Record<string, unknown>[] }
+    expect(agent.components).toEqual([expect.objectContaining({ component: 'main', state: 'degraded', reason: 'exit code 3', last_exit_code: 3, runs_open: 0 })])
+    expect(agent.components[0]!.last_duration_seconds).toBeGreaterThanOrEqual(1)
+  })
+
+  it('with pulsegate down: the job runs anyway, and curl says why on stderr for cron to mail', async () => {
+    const { script, mark } = job(0)
+    const { env, command } = pingCommand(script, `http://127.0.0.1:${await closedPort()}`)
+    const run = await asCron(command, env)
+    expect(readFileSync(mark, 'utf8')).toBe('/usr/bin:/bin\n')
+    expect(run.stdout).toBe('copying…\n')
+    expect(run.stderr).toMatch(/curl: \(7\) Failed to connect/)
+  })
+})
+
+describe("a job's story against the real server", () => {
+  it('start → the fleet stays 200 while it runs → success after a second, with its duration in /metrics', async () => {
+    const server = await startServer()
+    servers.push(server)
+    const agent = spawn(join(ROOT, 'node_modules/.bin/pulsegate-agent'), ['run', '--agent', 'story-job', '--interval', '3600', '--', 'sh', '-c', 'sleep 1'], {
+      env: { ...process.env, PULSEGATE_URL: server.url },
+      stdio: 'ignore',
+    })
+    running.push(agent)
+    const exited = new Promise<number | null>((resolve) => agent.on('exit', resolve))
+    let done = false
+    void exited.then(() => (done = true))
+    const probes: number[] = []
+    const runs: unknown[] = []
+    while (!done) {
+      probes.push((await fetch(`${server.url}/readyz`)).status)
+      const listed = await fetch(`${server.url}/v1/agents/story-job`)
+      if (listed.status === 200) runs.push(((await listed.json()) as any).components[0].runs_open)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(await exited).toBe(0)
+    expect(runs).toContain(1) // it was seen running
+    // Before the start arrived the fleet was empty (400); from the start on, 200 throughout.
+    expect(probes.slice(probes.indexOf(200))).toEqual(probes.slice(probes.indexOf(200)).map(() => 200))
+    expect(probes.filter((code) => code === 200).length).toBeGreaterThan(5)
+    const metrics = await (await fetch(`${server.url}/metrics`)).text()
+    const duration = Number(/^pulsegate_job_last_duration_seconds\{agent="story-job",component="main"\} (\S+)$/m.exec(metrics)?.[1])
+    expect(duration).toBeGreaterThanOrEqual(1)
+    expect(metrics).toMatch(/^pulsegate_job_running\{agent="story-job",component="main"\} 0$/m)
+  })
+
+  it('a start with no finish is "ran too long" after its max run time; overlapping runs pair by run id', async () => {
+    const server = await startServer()
+    servers.push(server)
+    const post = async (body: unknown) =>
+      expect((await fetch(`${server.url}/v1/heartbeat`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })).status).toBe(200)
+    const component = async (id: string) => ((await (await fetch(`${server.url}/v1/agents/${id}`)).json()) as any).components[0]
+
+    await post({ agent: 'stuck', run: 'start', interval_seconds: 3600, max_run_seconds: 1 })
+    expect((await fetch(`${server.url}/readyz/stuck`)).status).toBe(200)
+    await new Promise((resolve) => setTimeout(resolve, 1200))
+    expect((await fetch(`${server.url}/readyz/stuck`)).status).toBe(503)
+    expect(await (await fetch(`${server.url}/readyz/stuck?verbose`)).text()).toBe('[-]main degraded: ran too long\nreadyz check failed\n')
+
+    await post({ agent: 'overlap', run: 'start', run_id: 'a', interval_seconds: 3600 })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await post({ agent: 'overlap', run: 'start', run_id: 'b' })
+    await post({ agent: 'overlap', run: 'finish', run_id: 'a', exit_code: 0 })
+    const afterA = await component('overlap')
+    expect(afterA).toMatchObject({ runs_open: 1, last_exit_code: 0 })
+    expect(afterA.last_duration_seconds).toBeGreaterThanOrEqual(0.3) // a's own start, not b's
+    await post({ agent: 'overlap', run: 'finish', run_id: 'b', exit_code: 1 })
+    const afterB = await component('overlap')
+    expect(afterB).toMatchObject({ runs_open: 0, last_exit_code: 1, state: 'degraded' })
+    expect(afterB.last_duration_seconds).toBeLessThan(afterA.last_duration_seconds)
+  })
+})
+
 describe('the launcher when no Node in reach can run the agent', () => {
   /**
    * An install as npm lays it out (node_modules/.bin → the workspace link → bin/), with

@@ -304,6 +304,15 @@ describe('runs', () => {
     expect(record.runs[0]!.id).toBe('r3')
   })
 
+  it("a component's first start, new or declared and not heard from, is ok: a running job is not starting", () => {
+    expect(next(undefined, { agent: 'node-17', run: 'start' }, s(0), settings).record.state).toBe('ok')
+    const declared = declare(undefined, { agent: 'node-17', component: 'main', interval_seconds: 60 }, s(0), settings)
+    expect(next(declared, { agent: 'node-17', run: 'start' }, s(1), settings).record.state).toBe('ok')
+    const registered = run([[0, 'starting']])
+    expect(next(registered, { agent: 'node-17', run: 'start' }, s(1), settings).record.state).toBe('starting')
+    expect(next(undefined, { agent: 'node-17', log: true, message: 'hello' }, s(0), settings).record.state).toBe('starting')
+  })
+
   it('a start after a missed deadline keeps it degraded, saying so, and counts the miss', () => {
     const t = next(run([[0, 'ok', { interval_seconds: 10, grace_seconds: 5 }]]), { agent: 'node-17', run: 'start' }, s(16), settings)
     expect(t.missed).toBe(true)

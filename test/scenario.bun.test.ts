@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { httpScenario } from './scenario.ts'
+import { SCENARIO_ENV } from './support/scenario-env.ts'
 import { client, expectBurstSurvivesKill } from './support/burst.ts'
 import { ROOT, type RunningServer, runToExit, startServer, tempDataDir } from './support/server.ts'
 
@@ -12,7 +13,7 @@ const bun = { command: [join(ROOT, 'node_modules/.bin/bun'), 'functions/bun.ts']
 
 let server: RunningServer
 beforeAll(async () => {
-  server = await startServer({ RECOVERY_SECONDS: '0' }, undefined, bun)
+  server = await startServer(SCENARIO_ENV, undefined, bun)
 })
 afterAll(async () => {
   await server?.stop()

@@ -4,6 +4,7 @@
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { httpScenario } from './scenario.ts'
+import { SCENARIO_ENV } from './support/scenario-env.ts'
 import { expectBurstSurvivesKill } from './support/burst.ts'
 import { ROOT, type RunningServer, runToExit, startServer, tempDataDir } from './support/server.ts'
 
@@ -20,7 +21,7 @@ const start = (env: Record<string, string>, dataDir = tempDataDir()) => startSer
 
 let server: RunningServer
 beforeAll(async () => {
-  server = await start({ RECOVERY_SECONDS: '0' })
+  server = await start(SCENARIO_ENV)
 })
 afterAll(async () => {
   await server?.stop()

@@ -4,12 +4,13 @@
 // from the OpenAPI document (lib/client.ts's createApiClient), each answer held to
 // the document the server under test serves.
 //
-// The server under test must run with RECOVERY_SECONDS=0 (so recovery needs no
-// sleep) and start with an empty fleet.
+// The server under test must run with SCENARIO_ENV (test/support/scenario-env.ts:
+// no recovery wait, the ping URLs on) and start with an empty fleet.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createApiClient } from '../lib/client.ts'
 import type { Heartbeat } from '../lib/heartbeat.ts'
 import { type AnswerCheck, answerChecker, checkedFetch } from './support/openapi-check.ts'
+import { SCENARIO_PING_KEY } from './support/scenario-env.ts'
 
 export interface ScenarioTarget {
   /** The base URL, read when the tests run (the server may start in a beforeAll). */
@@ -208,6 +209,65 @@ export function httpScenario(name: string, target: ScenarioTarget): void {
       const om = await read(api().GET('/metrics', { ...text, headers: { Accept: 'application/openmetrics-text' } }))
       expect(om.headers.get('Content-Type')).toMatch(/^application\/openmetrics-text/)
       expect(om.text.endsWith('# EOF\n')).toBe(true)
+    })
+
+    // After the metrics step: these add agents the counts above do not expect.
+    it("answers healthchecks.io's ping URLs with its codes and words, and runs a job through them", async () => {
+      const ping = (slug: string, query: { create?: string; rid?: string } = {}, body?: string) => {
+        const params = { path: { key: SCENARIO_PING_KEY, slug }, query }
+        return read(
+          body === undefined
+            ? api().GET('/ping/{key}/{slug}', { ...text, params })
+            : api().POST('/ping/{key}/{slug}', { ...text, params, body, bodySerializer: (b?: string) => b ?? '', headers: { 'Content-Type': 'text/plain' } }),
+        )
+      }
+      const signal = (slug: string, what: string, query: { create?: string; rid?: string } = {}) =>
+        read(api().GET('/ping/{key}/{slug}/{signal}', { ...text, params: { path: { key: SCENARIO_PING_KEY, slug, signal: what }, query } }))
+      const component = async (id: string) => (await read(api().GET('/v1/agents/{agent}', agent(id)))).json().components[0]
+
+      expect(await ping('cron-1')).toMatchObject({ status: 404, text: 'not found' })
+      const created = await ping('cron-1', { create: '1' })
+      expect(created).toMatchObject({ status: 201, text: 'Created' })
+      expect(created.headers.get('Ping-Body-Limit')).toBe('1024')
+      const wrongKey = await read(api().GET('/ping/{key}/{slug}', { ...text, params: { path: { key: 'not-the-key-0123456789', slug: 'cron-1' } } }))
+      expect(wrongKey).toMatchObject({ status: 404, text: 'not found' })
+
+      const rid = crypto.randomUUID()
+      expect(await signal('cron-1', 'start', { rid })).toMatchObject({ status: 200, text: 'OK' })
+      expect(await component('cron-1')).toMatchObject({ state: 'ok', runs_open: 1 })
+      expect((await read(api().GET('/readyz/{agent}', probe('cron-1')))).status).toBe(200) // running is not starting
+      expect(await ping('cron-1', { rid }, 'backup done')).toMatchObject({ status: 200, text: 'OK' })
+      const done = await component('cron-1')
+      expect(done).toMatchObject({ state: 'ok', runs_open: 0, message: 'backup done' })
+      expect(done.last_duration_seconds).toBeGreaterThanOrEqual(0)
+
+      expect(await signal('cron-1', '3')).toMatchObject({ status: 200, text: 'OK' })
+      expect((await read(api().GET('/readyz/{agent}', probe('cron-1')))).status).toBe(503)
+      expect(await metric(/^pulsegate_job_last_exit_code\{agent="cron-1",component="main"\} (\d+)$/m)).toBe('3')
+      expect(await signal('cron-1', 'log')).toMatchObject({ status: 200, text: 'OK' })
+      expect((await component('cron-1')).state).toBe('degraded')
+      expect(await signal('cron-1', 'fail')).toMatchObject({ status: 200, text: 'OK' })
+      expect(await signal('cron-1', '0')).toMatchObject({ status: 200, text: 'OK' })
+      expect((await read(api().GET('/readyz/{agent}', probe('cron-1')))).status).toBe(200)
+
+      expect(await signal('cron-1', '256')).toMatchObject({ status: 400, text: 'invalid url format' })
+      expect(await signal('cron-1', 'start', { rid: 'not-a-uuid' })).toMatchObject({ status: 400, text: 'invalid uuid format' })
+    })
+
+    it('declares a component, lists it as starting until it reports, and removes it alone', async () => {
+      const put = await read(
+        api().PUT('/v1/agents/{agent}/components/{component}', {
+          ...text, params: { path: { agent: 'story-8', component: 'backup' } }, body: { schedule: '0 3 * * *', tz: 'Europe/Berlin' },
+        }),
+      )
+      expect(put.status).toBe(201)
+      expect(put.json()).toMatchObject({ agent: 'story-8', component: 'backup', state: 'starting', declared: true, last_seen: null, tz: 'Europe/Berlin' })
+      await beat({ agent: 'story-8', status: 'ok' })
+      const listed = (await read(api().GET('/v1/agents/{agent}', agent('story-8')))).json()
+      expect(listed.components.map((c: any) => [c.component, c.state])).toEqual([['backup', 'starting'], ['main', 'ok']])
+      const removed = await read(api().DELETE('/v1/agents/{agent}/components/{component}', { ...text, params: { path: { agent: 'story-8', component: 'backup' } } }))
+      expect(removed.json()).toEqual({ agent: 'story-8', component: 'backup', removed: true })
+      expect((await read(api().GET('/readyz/{agent}', probe('story-8')))).status).toBe(200)
     })
   })
 }

@@ -2,11 +2,12 @@
 // Durable Object and KV), reading probes from the object (PROBE_SOURCE=do).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { httpScenario } from './scenario.ts'
+import { SCENARIO_ENV } from './support/scenario-env.ts'
 import { type RunningWrangler, startWranglerDev } from './support/wrangler.ts'
 
 let wrangler: RunningWrangler
 beforeAll(async () => {
-  wrangler = await startWranglerDev({ RECOVERY_SECONDS: '0', PROBE_SOURCE: 'do' })
+  wrangler = await startWranglerDev({ ...SCENARIO_ENV, PROBE_SOURCE: 'do' })
   console.log(`wrangler dev answered its first request after ${Math.round(wrangler.startupMs)} ms`)
 }, 90_000)
 afterAll(async () => {

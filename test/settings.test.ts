@@ -10,7 +10,7 @@ const DIAGNOSTICS = {
 describe('settings', () => {
   it('has the documented defaults', () => {
     expect(loadSettings({})).toEqual({
-      port: 8787, host: '127.0.0.1', dataDir: './data', heartbeatTokens: [], metricsTokens: [],
+      port: 8787, host: '127.0.0.1', dataDir: './data', heartbeatTokens: [], metricsTokens: [], pingKeys: [],
       recoverySeconds: 10, defaultIntervalSeconds: 60, expireSeconds: 3600, sweepSeconds: 60, probeSource: 'do',
       copyMaxAgeSeconds: 5, shards: 1,
       limits: { maxAgents: 10_000, maxComponentsPerAgent: 32, maxComponents: 50_000, maxVersions: 100, ratePerSecond: 10 },
@@ -24,13 +24,13 @@ describe('settings', () => {
   it('reads every variable, and empty strings count as unset', () => {
     expect(loadSettings({
       PORT: '9000', HOST: '0.0.0.0', DATA_DIR: '/var/lib/pulsegate', HEARTBEAT_TOKEN: 'a, b,,',
-      METRICS_TOKEN: 'm', RECOVERY_SECONDS: '2.5', DEFAULT_INTERVAL_SECONDS: '5', EXPIRE_SECONDS: '0',
+      METRICS_TOKEN: 'm', PING_KEY: '0123456789abcdef, fedcba9876543210-_', RECOVERY_SECONDS: '2.5', DEFAULT_INTERVAL_SECONDS: '5', EXPIRE_SECONDS: '0',
       SWEEP_SECONDS: '  ', MAX_AGENTS: '0', MAX_COMPONENTS_PER_AGENT: '2',
       MAX_VERSIONS: '3', RATE_LIMIT_PER_SECOND: '0.5', ALLOW_UNAUTHENTICATED: 'true', SQLITE_SYNCHRONOUS: 'NORMAL',
       CORS_ORIGINS: 'https://status.example, http://127.0.0.1:3000,', UNRELATED: 'x',
     })).toEqual({
       port: 9000, host: '0.0.0.0', dataDir: '/var/lib/pulsegate', heartbeatTokens: ['a', 'b'], metricsTokens: ['m'],
-      recoverySeconds: 2.5, defaultIntervalSeconds: 5, expireSeconds: 0, sweepSeconds: 60, probeSource: 'do',
+      pingKeys: ['0123456789abcdef', 'fedcba9876543210-_'], recoverySeconds: 2.5, defaultIntervalSeconds: 5, expireSeconds: 0, sweepSeconds: 60, probeSource: 'do',
       copyMaxAgeSeconds: 5, shards: 1,
       limits: { maxAgents: 0, maxComponentsPerAgent: 2, maxComponents: 50_000, maxVersions: 3, ratePerSecond: 0.5 },
       allowUnauthenticated: true,
@@ -68,6 +68,9 @@ describe('settings', () => {
     ['HEARTBEAT_TOKEN', ','],
     ['METRICS_TOKEN', ' , ,'],
     ['METRICS_TOKEN', 'good,with space'],
+    ['PING_KEY', 'short'],
+    ['PING_KEY', '0123456789abcdef/slash'],
+    ['PING_KEY', ' , '],
     ['CORS_ORIGINS', 'https://status.example/'],
     ['CORS_ORIGINS', 'status.example'],
     ['CORS_ORIGINS', 'https://status.example/page'],

@@ -10,7 +10,7 @@ import { OpenAPIHono, createRoute } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { z } from 'zod'
 import { ApiError } from '../errors.ts'
-import { type Heartbeat, MAX_MESSAGE_BYTES, agentId } from '../heartbeat.ts'
+import { type Heartbeat, MAX_MESSAGE_BYTES, agentId, cutToBytes } from '../heartbeat.ts'
 import { constantTimeEqual } from '../http.ts'
 import { documentedOnly, errorAnswer, internalError, retryAfterHeader, storeUnavailable } from '../openapi.ts'
 import { DEFAULT_COMPONENT } from '../readiness.ts'
@@ -97,24 +97,8 @@ export async function readBodyPrefix(body: ReadableStream<Uint8Array> | null, li
     const wants = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1
     if (wants > 1 && end - (start - 1) < wants) end = start - 1
   }
-  const text = new TextDecoder().decode(bytes.subarray(0, end))
-  return cutToBytes(text, limit)
-}
-
-const utf8 = new TextEncoder()
-
-/** `text` cut, on a code point, to at most `max` bytes of UTF-8 (an invalid byte decodes to U+FFFD, three bytes). */
-function cutToBytes(text: string, max: number): string {
-  if (utf8.encode(text).byteLength <= max) return text
-  let bytes = 0
-  let cut = 0
-  for (const ch of text) {
-    const size = utf8.encode(ch).byteLength
-    if (bytes + size > max) break
-    bytes += size
-    cut += ch.length
-  }
-  return text.slice(0, cut)
+  // An invalid byte decodes to U+FFFD, three bytes: cut again to stay within the limit.
+  return cutToBytes(new TextDecoder().decode(bytes.subarray(0, end)), limit)
 }
 
 const pingParams = z.object({
