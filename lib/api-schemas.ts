@@ -25,6 +25,17 @@ export const heartbeatAnswerSchema = z
   })
   .meta({ id: 'HeartbeatAnswer' })
 
+export const uptimeSchema = z
+  .strictObject({
+    '24h': z.number().min(0).max(1).nullable(),
+    '7d': z.number().min(0).max(1).nullable(),
+    '30d': z.number().min(0).max(1).nullable(),
+  })
+  .meta({
+    id: 'Uptime',
+    description: 'The fraction of each window up: ok and recovering count as up, degraded as down, starting not at all; null when nothing in the window counts',
+  })
+
 export const componentSchema = z
   .strictObject({
     component: z.string(),
@@ -49,6 +60,7 @@ export const componentSchema = z
     last_duration_seconds: z.number().nullable().meta({ description: 'How long the last finished run took; null when it had no start' }),
     last_exit_code: z.int().nullable().meta({ description: 'The last finished run\'s exit code, when it gave one' }),
     last_success: timestamp.nullable().meta({ description: 'When a run last finished with success' }),
+    uptime: uptimeSchema,
   })
   .meta({ id: 'Component' })
 
@@ -60,6 +72,7 @@ export const agentSchema = z
     pid: z.int().nullable().meta({ description: 'The latest any component reported' }),
     version: z.string().nullable().meta({ description: 'The latest any component reported' }),
     last_seen: timestamp,
+    uptime: uptimeSchema.meta({ description: "Its components' states aggregated over time with Teleport's rule" }),
     components: z.array(componentSchema).meta({ description: 'Sorted by name' }),
   })
   .meta({ id: 'Agent' })
@@ -112,3 +125,25 @@ export function errorSchema(codes: readonly [string, ...string[]]) {
     }),
   })
 }
+
+export const eventSchema = z
+  .strictObject({
+    id: z.string().meta({ description: 'Increasing; the SSE id of the event, and what `cursor` and Last-Event-ID continue after' }),
+    at: timestamp.meta({ description: 'When the change happened: a missed deadline at the deadline, whenever it was noticed' }),
+    agent: z.string(),
+    component: z.string(),
+    from: stateSchema.nullable().meta({ description: 'null: the component was new' }),
+    to: stateSchema.nullable().meta({ description: 'null: the component is gone (deregistered, expired)' }),
+    reason: z
+      .string()
+      .nullable()
+      .meta({ description: 'A message, or pulsegate\'s own: missed heartbeat, ran too long, deregistered, expired, declared' }),
+  })
+  .meta({ id: 'Event', description: 'One change of one component\'s state as a reader sees it' })
+
+export const eventPageSchema = z
+  .strictObject({
+    events: z.array(eventSchema),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+  })
+  .meta({ id: 'EventPage' })

@@ -120,7 +120,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One agent and its components */
+        /** One agent and its components, with their uptime */
         get: operations["getAgent"];
         put?: never;
         post?: never;
@@ -206,6 +206,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/agents/{agent}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One agent's state changes, newest first, a page at a time
+         * @description Kept for HISTORY_DAYS, at most HISTORY_PER_COMPONENT per component (the oldest go first, counted in pulsegate_history_dropped_total). An agent that is gone still has its history.
+         */
+        get: operations["listAgentEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The fleet's state changes, oldest first, from a time on */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * State changes as they happen (Server-Sent Events)
+         * @description Each event as `event: transition`, `id: <event id>`, `data: <Event with agent_state>`; a comment every 25 s keeps proxies from closing an idle stream. Resume with the `Last-Event-ID` header (an EventSource sends it by itself) or `?after`: every event stored since is sent first, none twice. Without either, from now on.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -264,6 +321,35 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        StreamedEvent: {
+            /** @description Increasing; the SSE id of the event, and what `cursor` and Last-Event-ID continue after */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change happened: a missed deadline at the deadline, whenever it was noticed
+             * @example 2026-11-22T18:04:35.592Z
+             */
+            at: string;
+            agent: string;
+            component: string;
+            /**
+             * @description null: the component was new
+             * @enum {string|null}
+             */
+            from: "ok" | "recovering" | "degraded" | "starting" | null;
+            /**
+             * @description null: the component is gone (deregistered, expired)
+             * @enum {string|null}
+             */
+            to: "ok" | "recovering" | "degraded" | "starting" | null;
+            /** @description A message, or pulsegate's own: missed heartbeat, ran too long, deregistered, expired, declared */
+            reason: string | null;
+            /**
+             * @description The agent's state as the event is sent (for an event sent again on resumption, its state then); null: the agent is gone
+             * @enum {string|null}
+             */
+            agent_state: "starting" | "ok" | "degraded" | "recovering" | null;
+        };
         Error: {
             error: {
                 /**
@@ -414,6 +500,12 @@ export interface components {
              * @example 2026-11-22T18:04:35.592Z
              */
             last_seen: string;
+            /** @description Its components' states aggregated over time with Teleport's rule */
+            uptime: {
+                "24h": number | null;
+                "7d": number | null;
+                "30d": number | null;
+            };
             /** @description Sorted by name */
             components: components["schemas"]["Component"][];
         };
@@ -483,6 +575,13 @@ export interface components {
              * @example 2026-11-22T18:04:35.592Z
              */
             last_success: string | null;
+            uptime: components["schemas"]["Uptime"];
+        };
+        /** @description The fraction of each window up: ok and recovering count as up, degraded as down, starting not at all; null when nothing in the window counts */
+        Uptime: {
+            "24h": number | null;
+            "7d": number | null;
+            "30d": number | null;
         };
         Removed: {
             /**
@@ -560,6 +659,7 @@ export interface components {
              * @example 2026-11-22T18:04:35.592Z
              */
             last_success: string | null;
+            uptime: components["schemas"]["Uptime"];
             /**
              * @description The agent: 1–128 of A-Z a-z 0-9 . _ : -
              * @example node-17
@@ -605,6 +705,36 @@ export interface components {
             component: string;
             /** @enum {boolean} */
             removed: true;
+        };
+        EventPage: {
+            events: components["schemas"]["Event"][];
+            /** @description Pass as `cursor` for the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        /** @description One change of one component's state as a reader sees it */
+        Event: {
+            /** @description Increasing; the SSE id of the event, and what `cursor` and Last-Event-ID continue after */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change happened: a missed deadline at the deadline, whenever it was noticed
+             * @example 2026-11-22T18:04:35.592Z
+             */
+            at: string;
+            agent: string;
+            component: string;
+            /**
+             * @description null: the component was new
+             * @enum {string|null}
+             */
+            from: "ok" | "recovering" | "degraded" | "starting" | null;
+            /**
+             * @description null: the component is gone (deregistered, expired)
+             * @enum {string|null}
+             */
+            to: "ok" | "recovering" | "degraded" | "starting" | null;
+            /** @description A message, or pulsegate's own: missed heartbeat, ran too long, deregistered, expired, declared */
+            reason: string | null;
         };
     };
     responses: {
@@ -1133,7 +1263,7 @@ export interface operations {
                     "application/json": components["schemas"]["AgentPage"];
                 };
             };
-            /** @description The query is not valid (`invalid_query`, with `issues`) */
+            /** @description The query is not valid (`invalid_query`, with `issues`), or an Authorization header that is not `Bearer <token>` (`invalid_authorization`, with WWW-Authenticate) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1145,7 +1275,30 @@ export interface operations {
                              * @description Stable and machine-readable
                              * @enum {string}
                              */
-                            code: "invalid_query";
+                            code: "invalid_query" | "invalid_authorization";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The token is missing or wrong (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description The bearer challenge (RFC 6750) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
                             /** @description For people */
                             message: string;
                             /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
@@ -1196,6 +1349,50 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Agent"];
+                };
+            };
+            /** @description Sent an Authorization header that is not `Bearer <token>` (`invalid_authorization`, with WWW-Authenticate) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "invalid_authorization";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The token is missing or wrong (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description The bearer challenge (RFC 6750) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
                 };
             };
             /** @description No such agent (`unknown_agent`) */
@@ -2356,6 +2553,305 @@ export interface operations {
                              * @enum {string}
                              */
                             code: "store_unavailable";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listAgentEvents: {
+        parameters: {
+            query?: {
+                /** @description Events per page, 1–500; default 50 */
+                limit?: number;
+                /** @description The `next_cursor` of the page before */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The agent id */
+                agent: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description The query is not valid (`invalid_query`, with `issues`), or an Authorization header that is not `Bearer <token>` (`invalid_authorization`, with WWW-Authenticate) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "invalid_query" | "invalid_authorization";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The token is missing or wrong (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description The bearer challenge (RFC 6750) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description No such agent (`unknown_agent`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "unknown_agent";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description Anything else, logged by the server (`internal_error`); on Workers, a bad setting (`invalid_settings`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "internal_error" | "invalid_settings";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description Events that happened at or after this time (RFC 3339); default: all that are kept */
+                since?: string;
+                /** @description Events per page, 1–500; default 50 */
+                limit?: number;
+                /** @description The `next_cursor` of the page before */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description The query is not valid (`invalid_query`, with `issues`), or an Authorization header that is not `Bearer <token>` (`invalid_authorization`, with WWW-Authenticate) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "invalid_query" | "invalid_authorization";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The token is missing or wrong (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description The bearer challenge (RFC 6750) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description Anything else, logged by the server (`internal_error`); on Workers, a bad setting (`invalid_settings`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "internal_error" | "invalid_settings";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /** @description Only this agent's events */
+                agent?: string;
+                /** @description Resume after this event id (Last-Event-ID wins when both are sent) */
+                after?: string;
+            };
+            header?: {
+                /** @description The id of the last event received */
+                "last-event-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description The query is not valid (`invalid_query`, with `issues`), or an Authorization header that is not `Bearer <token>` (`invalid_authorization`, with WWW-Authenticate) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "invalid_query" | "invalid_authorization";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The token is missing or wrong (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description The bearer challenge (RFC 6750) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description Anything else, logged by the server (`internal_error`); on Workers, a bad setting (`invalid_settings`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "internal_error" | "invalid_settings";
                             /** @description For people */
                             message: string;
                             /** @description invalid_heartbeat and invalid_query only: what is wrong, where */

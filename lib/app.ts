@@ -11,12 +11,15 @@ import { openApiDocument } from './openapi.ts'
 import { requestMetrics } from './request-metrics.ts'
 import { agentRoutes } from './routes/agents.ts'
 import { componentRoutes } from './routes/components.ts'
+import { eventRoutes } from './routes/events.ts'
 import { pingRoutes } from './routes/ping.ts'
 import type { AppEnv, RouteDeps } from './routes/deps.ts'
 import { docsRoutes } from './routes/docs.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { probeRoutes } from './routes/probes.ts'
 import type { Settings } from './settings.ts'
+import { statusRoutes } from './status/routes.ts'
+import { storeStatusSource } from './status/source.ts'
 import type { Store, TrafficCounter } from './stores/store.ts'
 import { FleetViews } from './views.ts'
 
@@ -35,7 +38,7 @@ export interface AppOptions {
    */
   runtimeRegistry?: Registry | undefined
   /**
-   * gzip /metrics and /v1/agents when asked to (default). Off on Workers, whose
+   * gzip /metrics, /v1/agents and the status pages when asked to (default). Off on Workers, whose
    * runtime compresses responses itself and would compress ours a second time.
    */
   compression?: boolean
@@ -77,6 +80,19 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.route('/', agentRoutes(deps))
   app.route('/', componentRoutes(deps))
   app.route('/', pingRoutes(deps))
+  app.route('/', eventRoutes(deps))
+  if (settings.statusPage !== 'off') {
+    const source = storeStatusSource(store, deps.views, settings, deps.clock)
+    app.route(
+      '/',
+      statusRoutes(source, {
+        clock: deps.clock,
+        visibility: { details: settings.statusPageDetails },
+        compression: options.compression ?? true,
+        tokens: settings.statusPage === 'token' ? settings.readTokens : [],
+      }),
+    )
+  }
   app.route('/', metricsRoutes(deps, { build: { version: VERSION, runtime }, runtimeRegistry }))
   // Built once, at the first ask, from every route registered by then (its own included).
   let document: Record<string, unknown> | undefined

@@ -20,17 +20,17 @@ export function constantTimeEqual(given: string, expected: string): boolean {
   return difference === 0
 }
 
-/** Require `Authorization: Bearer <one of tokens>`; no tokens, no check. Every token is compared, none skipped. */
+/** Whether `given` is one of `tokens`. Every token is compared, none skipped. */
+export function isToken(given: string, tokens: readonly string[]): boolean {
+  let match = false
+  for (const token of tokens) match = constantTimeEqual(given, token) || match
+  return match
+}
+
+/** Require `Authorization: Bearer <one of tokens>`; no tokens, no check. */
 export function requireToken(tokens: readonly string[]): MiddlewareHandler {
   if (tokens.length === 0) return async (_c, next) => next()
-  return bearerAuth({
-    realm: 'pulsegate',
-    verifyToken: (given) => {
-      let match = false
-      for (const token of tokens) match = constantTimeEqual(given, token) || match
-      return match
-    },
-  })
+  return bearerAuth({ realm: 'pulsegate', verifyToken: (given) => isToken(given, tokens) })
 }
 
 const tooLarge = (maxBytes: number) => () => {

@@ -85,6 +85,7 @@ export const METRICS = {
     labelNames: ['reason'],
   },
   pulsegate_expired_total: { kind: Counter, help: 'Components dropped after the expiry of silence.' },
+  pulsegate_history_dropped_total: { kind: Counter, help: 'History events dropped, oldest first, past HISTORY_PER_COMPONENT.' },
   pulsegate_overdue_components: { kind: Gauge, help: 'Components past their heartbeat deadline right now.' },
   pulsegate_build_info: { kind: Gauge, help: 'Always 1; labels say what is running.', labelNames: ['version', 'runtime'] },
   pulsegate_background_errors_total: {
@@ -257,6 +258,7 @@ export function createMetricsRenderer(): MetricsRenderer {
     const rejected = counter('pulsegate_heartbeats_rejected_total')
     for (const [reason, n] of Object.entries(counters.rejected)) rejected.inc({ reason }, n)
     counter('pulsegate_expired_total').inc(counters.expired)
+    counter('pulsegate_history_dropped_total').inc(counters.historyDropped)
     gauge('pulsegate_overdue_components').set(view.overdue)
     gauge('pulsegate_build_info').set({ ...input.build }, 1)
     const background = counter('pulsegate_background_errors_total')

@@ -45,6 +45,11 @@ export const storeUnavailable = errorAnswer(
 
 /** The 400 of a query that is not valid, as the routes with a validated query answer it. */
 export const invalidQuery = errorAnswer('The query is not valid (`invalid_query`, with `issues`)', ['invalid_query'])
+/** The same, for a route behind a token. */
+export const invalidQueryOrAuthorization = errorAnswer(
+  `The query is not valid (\`invalid_query\`, with \`issues\`), or ${malformedAuthorization}`,
+  ['invalid_query', 'invalid_authorization'],
+)
 
 /**
  * Every code an answer can carry, for the document's `Error` schema: what an
@@ -117,6 +122,7 @@ export function openApiDocument(app: OpenAPIHono<any>, version: string): Record<
     tags: [
       { name: 'Heartbeats', description: 'What agents send' },
       { name: 'Agents', description: 'What pulsegate knows of each agent, and what is expected of its components' },
+      { name: 'History', description: 'Every change of state, kept for HISTORY_DAYS: pages, and a live stream' },
       { name: 'Pings', description: "healthchecks.io's ping URLs, for cron jobs: on with PING_KEY" },
       { name: 'Probes', description: "Liveness of pulsegate, readiness of the fleet: Teleport's codes, Kubernetes' ?verbose and ?exclude" },
       { name: 'Metrics', description: 'The Prometheus exposition' },
@@ -134,6 +140,11 @@ export function openApiDocument(app: OpenAPIHono<any>, version: string): Record<
       type: 'http',
       scheme: 'bearer',
       description: 'One of the tokens of METRICS_TOKEN; not asked for when the server runs without one.',
+    },
+    readToken: {
+      type: 'http',
+      scheme: 'bearer',
+      description: 'One of the tokens of READ_TOKEN, for agents and their history; not asked for when the server runs without one.',
     },
   }
   document.components.responses = {

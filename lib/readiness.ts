@@ -2,6 +2,7 @@
 // applied to pushed heartbeats. Pure: no I/O and no clock — `now` (ms since the
 // epoch) is always passed in, so every store and runtime gives the same answer
 // for the same records, and tests can walk the clock exactly.
+import type { HistoryPoint } from './history.ts'
 import { DEFAULT_TZ, type Schedule, defaultScheduleGrace, nextRun, scheduleDeadline } from './schedule.ts'
 
 export const STATES = ['ok', 'recovering', 'degraded', 'starting'] as const
@@ -99,6 +100,8 @@ export interface ComponentRecord {
   lastExitCode: number | null
   /** When a run last finished with success (ms). */
   lastSuccessAt: number | null
+  /** Its recent timeline, oldest first: when it entered each state (lib/history.ts). */
+  history: HistoryPoint[]
   /**
    * Heartbeats this component has sent since it registered. The record keeps its
    * own share of `heartbeat_connections_received_total`, so a heartbeat writes
@@ -118,6 +121,7 @@ const ADDED: Omit<ComponentRecord, 'agent' | 'component' | 'state' | 'recovering
   lastDurationSeconds: null,
   lastExitCode: null,
   lastSuccessAt: null,
+  history: [],
   beats: 0,
 }
 
@@ -236,7 +240,7 @@ export interface Transition {
 function fresh(agent: string, component: string, now: number): ComponentRecord {
   return {
     agent, component, state: 'starting', recoveringSince: null, lastSeen: now, message: null,
-    version: null, pid: null, labels: {}, intervalSeconds: null, graceSeconds: null, ...ADDED, runs: [],
+    version: null, pid: null, labels: {}, intervalSeconds: null, graceSeconds: null, ...ADDED, runs: [], history: [],
   }
 }
 

@@ -121,13 +121,13 @@ export async function run<S extends Store>(entry: Entry<S>): Promise<void> {
     return fail(listenFailure(error, settings))
   }
 
-  const sweeper = setInterval(() => void inBackground('sweep', () => store.sweep(Date.now())), settings.sweepSeconds * 1000)
-  entry.unref(sweeper)
+  const sweeper = new Sweeper(store, settings.sweepSeconds * 1000, entry.unref)
+  sweeper.start()
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
     logger.info(`pulsegate: ${signal}, closing`)
-    clearInterval(sweeper)
+    sweeper.stop()
     // Every acknowledged heartbeat is already stored: what a stop owes is an answer to what was
     // asked. For a moment it still takes the connections that were already on their way (closing
     // a listener resets those it has not accepted yet), then it stops taking any and answers what
@@ -145,4 +145,61 @@ export async function run<S extends Store>(entry: Entry<S>): Promise<void> {
   entry.onSignal('SIGINT', () => void stop('SIGINT'))
   // Said last, once the signals are handled too: "listening" means ready for everything.
   console.log(listening(server.hostname, server.port, settings))
+}
+
+/** What a store that can say when it next needs a sweep offers (the engine does; lib/stores/engine.ts). */
+interface Wakeful {
+  nextWake(now: number): number
+  onWake(listener: (at: number) => void): () => void
+}
+
+/**
+ * Sweeps the store every SWEEP_SECONDS, and sooner when a deadline passes or a
+ * component expires before then, so a missed deadline is recorded as it happens
+ * (history, notifications) without waiting for a request or the next period.
+ */
+class Sweeper {
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private timerAt = Infinity
+  private stopped = false
+  private stopListening: (() => void) | undefined
+  private readonly store: Store & Partial<Wakeful>
+  private readonly periodMs: number
+  private readonly unref: (timer: ReturnType<typeof setTimeout>) => void
+
+  constructor(store: Store & Partial<Wakeful>, periodMs: number, unref: (timer: ReturnType<typeof setTimeout>) => void) {
+    this.store = store
+    this.periodMs = periodMs
+    this.unref = unref
+  }
+
+  start(): void {
+    this.stopListening = this.store.onWake?.((at) => this.at(at))
+    this.at(Date.now() + this.periodMs)
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.stopListening?.()
+    clearTimeout(this.timer)
+  }
+
+  /** Sweep at `at`, or at the next period if that is sooner; never later than what is already planned. */
+  private at(at: number): void {
+    const when = Math.min(at, Date.now() + this.periodMs)
+    if (this.stopped || when >= this.timerAt) return
+    clearTimeout(this.timer)
+    this.timerAt = when
+    this.timer = setTimeout(() => void this.sweep(), Math.max(0, when - Date.now()))
+    this.unref(this.timer)
+  }
+
+  private async sweep(): Promise<void> {
+    this.timerAt = Infinity
+    this.timer = undefined
+    await inBackground('sweep', () => this.store.sweep(Date.now()))
+    const now = Date.now()
+    // Something due that the sweep could not record (a failing disk) waits a while, not a busy loop.
+    this.at(Math.max(now + Math.min(1000, this.periodMs), this.store.nextWake?.(now) ?? Infinity))
+  }
 }

@@ -2,6 +2,7 @@
 // validated once at start: a bad value stops the start with a message naming it.
 import { z } from 'zod'
 import { DIAGNOSTICS_SCHEMA, type DiagnosticsSettings, checkTlsPair, diagnosticsSettings } from './diagnostics-settings.ts'
+import type { HistorySettings } from './history.ts'
 import type { Limits } from './limits.ts'
 import type { ReadinessSettings } from './readiness.ts'
 
@@ -60,6 +61,9 @@ const commonSettings = {
   LOG_FORMAT,
   HEARTBEAT_TOKEN: tokens,
   METRICS_TOKEN: tokens,
+  READ_TOKEN: tokens,
+  STATUS_PAGE: z.enum(['public', 'token', 'off']).default('public'),
+  STATUS_PAGE_DETAILS: z.enum(['true', 'false']).optional(),
   PING_KEY: pingKeys,
   RECOVERY_SECONDS: seconds(10),
   DEFAULT_INTERVAL_SECONDS: z.coerce.number().finite().positive().max(86_400).default(60),
@@ -69,6 +73,8 @@ const commonSettings = {
   MAX_COMPONENTS: cap(50_000),
   MAX_VERSIONS: cap(100),
   RATE_LIMIT_PER_SECOND: z.coerce.number().finite().min(0).default(10),
+  HISTORY_DAYS: z.coerce.number().int().min(1).max(366).default(30),
+  HISTORY_PER_COMPONENT: z.coerce.number().int().min(10).max(10_000).default(100),
   CORS_ORIGINS: origins,
 }
 
@@ -108,12 +114,18 @@ const defaults = {
   workers: z.object(serverSettings).parse({}),
 }
 
-export interface Settings extends ReadinessSettings, DiagnosticsSettings {
+export interface Settings extends ReadinessSettings, HistorySettings, DiagnosticsSettings {
   port: number
   host: string
   dataDir: string
   heartbeatTokens: string[]
   metricsTokens: string[]
+  /** Tokens for reading agents and history (GET /v1/agents…, /v1/events…); none: reads are open. */
+  readTokens: string[]
+  /** /status and the badges: for anyone, for holders of a READ_TOKEN, or not served. */
+  statusPage: 'public' | 'token' | 'off'
+  /** The status pages show messages, labels, pids and versions (not only states and built-in reasons). */
+  statusPageDetails: boolean
   /** Keys of the ping URLs (/ping/{key}/{slug}); none: the ping URLs are off. */
   pingKeys: string[]
   /** How often a long-running server drops expired components (state is right without it). */
@@ -160,16 +172,25 @@ export function loadSettings(env: Record<string, unknown> = {}, runtime: Runtime
   const s = { ...defaults[runtime], ...result.data } as z.infer<typeof schemas.server> & z.infer<typeof schemas.workers>
   const tlsProblem = checkTlsPair(s)
   if (tlsProblem) throw new SettingsError(`invalid setting ${tlsProblem}`)
+  if (s.STATUS_PAGE === 'token' && s.READ_TOKEN.length === 0) {
+    throw new SettingsError('invalid setting STATUS_PAGE: token needs READ_TOKEN (the token that opens the pages)')
+  }
   return {
     port: s.PORT,
     host: s.HOST,
     dataDir: s.DATA_DIR,
     heartbeatTokens: s.HEARTBEAT_TOKEN,
     metricsTokens: s.METRICS_TOKEN,
+    readTokens: s.READ_TOKEN,
+    statusPage: s.STATUS_PAGE,
+    // A page behind a token is for the team: it shows what agents said, unless told not to.
+    statusPageDetails: (s.STATUS_PAGE_DETAILS ?? (s.STATUS_PAGE === 'token' ? 'true' : 'false')) === 'true',
     pingKeys: s.PING_KEY,
     recoverySeconds: s.RECOVERY_SECONDS,
     defaultIntervalSeconds: s.DEFAULT_INTERVAL_SECONDS,
     expireSeconds: s.EXPIRE_SECONDS,
+    historyDays: s.HISTORY_DAYS,
+    historyPerComponent: s.HISTORY_PER_COMPONENT,
     sweepSeconds: s.SWEEP_SECONDS,
     probeSource: s.PROBE_SOURCE,
     copyMaxAgeSeconds: s.COPY_MAX_AGE_SECONDS,

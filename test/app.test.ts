@@ -401,6 +401,7 @@ describe('/v1/agents', () => {
       agents: [{
         agent: 'node-17', state: 'degraded', reason: 'proxy: backend down', pid: 7, version: '19.1.2',
         last_seen: new Date(T0 + 2000).toISOString(),
+        uptime: { '24h': 0, '7d': 0, '30d': 0 },
         components: [
           {
             component: 'proxy', state: 'degraded', reason: 'backend down', last_seen: new Date(T0).toISOString(),
@@ -408,6 +409,8 @@ describe('/v1/agents', () => {
             labels: { region: 'eu' }, interval_seconds: 60, schedule: null, tz: null, grace_seconds: 30, max_run_seconds: 30,
             expire_seconds: 3600, expires: new Date(T0 + 3_600_000).toISOString(), declared: false,
             running_since: null, runs_open: 0, last_duration_seconds: null, last_exit_code: null, last_success: null,
+            // Degraded for the 2 s it has existed.
+            uptime: { '24h': 0, '7d': 0, '30d': 0 },
           },
           {
             component: 'ssh', state: 'ok', reason: null, last_seen: new Date(T0 + 2000).toISOString(),
@@ -415,6 +418,8 @@ describe('/v1/agents', () => {
             labels: {}, interval_seconds: 5, schedule: null, tz: null, grace_seconds: 5, max_run_seconds: 5,
             expire_seconds: 3600, expires: new Date(T0 + 3_602_000).toISOString(), declared: false,
             running_since: null, runs_open: 0, last_duration_seconds: null, last_exit_code: null, last_success: null,
+            // Ok from this very moment: no time in any window yet.
+            uptime: { '24h': null, '7d': null, '30d': null },
           },
         ],
       }],
@@ -630,6 +635,7 @@ describe('/metrics', () => {
       'promhttp_metric_handler_requests_in_flight 1',
       'pulsegate_overdue_components 1',
       'pulsegate_expired_total 0',
+      'pulsegate_history_dropped_total 0',
       `pulsegate_last_heartbeat_timestamp_seconds{agent="node-9",component="main"} ${T0 / 1000}`,
       'pulsegate_build_info{version="0.1.0",runtime="test"} 1',
     ]) {

@@ -5,15 +5,10 @@
 import { existsSync } from 'node:fs'
 import { type Server, createServer } from 'node:http'
 import { join } from 'node:path'
-import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CHROMIUM, type Harness, launchChromium } from './support/browser.ts'
 import { type RunningServer, startServer, tempDir } from './support/server.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-]
 const TOKEN = 'browser-secret'
 
 /** A server on 127.0.0.1 that answers every path with an empty page: an origin of its own. */
@@ -28,7 +23,7 @@ async function pageServer(): Promise<{ origin: string; server: Server }> {
 }
 
 describe.skipIf(!existsSync(CHROMIUM))('in Chromium', () => {
-  let browser: Browser
+  let browser: Harness
   let pulsegate: RunningServer
   let allowed: Awaited<ReturnType<typeof pageServer>>
   let refused: Awaited<ReturnType<typeof pageServer>>
@@ -36,7 +31,7 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', () => {
   beforeAll(async () => {
     ;[allowed, refused] = await Promise.all([pageServer(), pageServer()])
     ;[browser, pulsegate] = await Promise.all([
-      chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true }),
+      launchChromium(),
       startServer({ CORS_ORIGINS: allowed.origin, HEARTBEAT_TOKEN: TOKEN }),
     ])
   })
@@ -47,36 +42,27 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', () => {
   })
 
   it('opens /docs with no request leaving 127.0.0.1, and shows the heartbeat route', async () => {
-    const context = await browser.newContext()
-    const outside: string[] = []
-    const inside: string[] = []
-    await context.route('**/*', (route) => {
-      const url = route.request().url()
-      if (new URL(url).hostname === '127.0.0.1') {
-        inside.push(url)
-        return route.continue()
-      }
-      outside.push(url)
-      return route.abort()
-    })
-    const page = await context.newPage()
+    const page = await browser.page()
     const answer = await page.goto(`${pulsegate.url}/docs`)
     expect(answer?.status()).toBe(200)
     await page.waitForLoadState('networkidle')
-    expect(outside).toEqual([])
-    expect(inside).toEqual([`${pulsegate.url}/docs`])
+    expect(browser.outside).toEqual([])
+    expect(browser.inside).toEqual([`${pulsegate.url}/docs`])
     expect(await page.title()).toBe('pulsegate 0.1.0 API reference')
     const heartbeat = page.getByRole('heading', { name: 'POST /v1/heartbeat', level: 3 })
     await expect(heartbeat.isVisible()).resolves.toBe(true)
     expect(await page.getByRole('navigation', { name: 'Operations' }).getByRole('link', { name: /POST \/v1\/heartbeat/ }).count()).toBe(1)
     expect(await page.getByRole('main').count()).toBe(1)
     await page.screenshot({ path: join(tempDir('pulsegate-docs-'), 'docs.png'), fullPage: false })
-    await context.close()
+    await page.close()
   })
 
   /** From a page of `origin`: post a heartbeat with the token, then read /readyz; what the page could see. */
   async function callFrom(origin: string, agent: string) {
-    const page = await browser.newPage()
+    // Not the harness's fenced page: with request routing on, Playwright answers every CORS preflight
+    // itself, allowing any origin, so pulsegate's answer would never be asked. The launch's
+    // host-resolver rules still keep this page on 127.0.0.1.
+    const page = await browser.browser.newPage()
     await page.goto(`${origin}/`)
     const seen = await page.evaluate(
       async ({ base, agent, token }) => {

@@ -36,10 +36,11 @@ describe('GET /openapi.json', () => {
 
   it('names every route the app routes, and no route it does not', async () => {
     const { app, document } = served({ CORS_ORIGINS: '*' })
-    // Middleware (ALL, *) and the 405 answers (ALL) are not routes.
+    // Middleware (ALL, *) and the 405 answers (ALL) are not routes. The status pages and
+    // badges are for browsers and README images, documented in the README, not here.
     const routed = new Set(
       app.routes
-        .filter(({ method, path }) => method !== 'ALL' && !path.includes('*'))
+        .filter(({ method, path }) => method !== 'ALL' && !path.includes('*') && !/^\/(status|badge)/.test(path))
         .map(({ method, path }) => `${method} ${path.replace(/:([^/]+)/g, '{$1}')}`),
     )
     const { paths } = await document()
@@ -49,8 +50,8 @@ describe('GET /openapi.json', () => {
       ),
     )
     expect([...documented].sort()).toEqual([...routed].sort())
-    // 11, and PUT and DELETE of a component, and GET and POST of the two ping URL forms.
-    expect(routed.size).toBe(17)
+    // 11, PUT and DELETE of a component, GET and POST of the two ping URL forms, and the three of history.
+    expect(routed.size).toBe(20)
   })
 
   it('says what every operation can answer: 500 everywhere, the token and its 401, Retry-After, Age', async () => {
@@ -77,7 +78,11 @@ describe('GET /openapi.json', () => {
     expect(components.securitySchemes).toEqual({
       heartbeatToken: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
       metricsToken: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+      readToken: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
     })
+    for (const path of ['/v1/agents', '/v1/agents/{agent}', '/v1/agents/{agent}/events', '/v1/events', '/v1/events/stream']) {
+      expect(paths[path].get.security, path).toEqual([{ readToken: [] }])
+    }
     expect(components.responses.MethodNotAllowed.headers.Allow.required).toBe(true)
   })
 

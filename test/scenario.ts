@@ -11,6 +11,7 @@ import { createApiClient } from '../lib/client.ts'
 import type { Heartbeat } from '../lib/heartbeat.ts'
 import { type AnswerCheck, answerChecker, checkedFetch } from './support/openapi-check.ts'
 import { SCENARIO_PING_KEY } from './support/scenario-env.ts'
+import { eventReader } from './support/sse.ts'
 
 export interface ScenarioTarget {
   /** The base URL, read when the tests run (the server may start in a beforeAll). */
@@ -268,6 +269,40 @@ export function httpScenario(name: string, target: ScenarioTarget): void {
       const removed = await read(api().DELETE('/v1/agents/{agent}/components/{component}', { ...text, params: { path: { agent: 'story-8', component: 'backup' } } }))
       expect(removed.json()).toEqual({ agent: 'story-8', component: 'backup', removed: true })
       expect((await read(api().GET('/readyz/{agent}', probe('story-8')))).status).toBe(200)
+    })
+
+    it('notices a missed deadline by itself, streams each change as it happens, and resumes after Last-Event-ID', async () => {
+      // The stream is read raw: the typed client would wait for an end that never comes.
+      const open = async (headers: Record<string, string> = {}) => {
+        const res = await send(`${target.url()}/v1/events/stream?agent=hist-1`, { headers })
+        expect(res.status).toBe(200)
+        expect(res.headers.get('Content-Type')).toMatch(/^text\/event-stream/)
+        return eventReader(res.body!)
+      }
+      const live = await open()
+      await beat({ agent: 'hist-1', status: 'ok', interval_seconds: 1, grace_seconds: 0 })
+      const [added] = await live.take(1)
+      expect(added!.data).toMatchObject({ agent: 'hist-1', component: 'main', from: null, to: 'ok', agent_state: 'ok' })
+      // No request from here on: the server's own sweep (on Workers, the Durable Object's alarm) notices the deadline.
+      const waited = Date.now()
+      const [missed] = await live.take(1)
+      console.log(`${name}: the missed deadline reached the stream ${Date.now() - waited} ms after the wait began (deadline 1 s)`)
+      expect(missed!.data).toMatchObject({ from: 'ok', to: 'degraded', reason: 'missed heartbeat', agent_state: 'degraded' })
+      expect(Date.parse(missed!.data.at) - Date.parse(added!.data.at)).toBe(1000) // at the deadline, whenever noticed
+      await beat({ agent: 'hist-1', status: 'ok', interval_seconds: 3600 })
+      const [recovering] = await live.take(1)
+      expect(recovering!.data).toMatchObject({ from: 'degraded', to: 'recovering' })
+      await live.close()
+
+      // A client that lost the stream after the first event gets the rest, in order, none twice.
+      const resumed = await open({ 'Last-Event-ID': added!.id })
+      expect((await resumed.take(2)).map((e) => e.id)).toEqual([missed!.id, recovering!.id])
+      await resumed.close()
+      const history = (await read(api().GET('/v1/agents/{agent}/events', agent('hist-1')))).json()
+      expect(history.events.map((e: any) => e.id)).toEqual([recovering!.id, missed!.id, added!.id])
+      const uptime = (await read(api().GET('/v1/agents/{agent}', agent('hist-1')))).json().uptime
+      expect(uptime['24h']).toBeGreaterThan(0)
+      expect(uptime['24h']).toBeLessThan(1)
     })
   })
 }

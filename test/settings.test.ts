@@ -10,8 +10,10 @@ const DIAGNOSTICS = {
 describe('settings', () => {
   it('has the documented defaults', () => {
     expect(loadSettings({})).toEqual({
-      port: 8787, host: '127.0.0.1', dataDir: './data', heartbeatTokens: [], metricsTokens: [], pingKeys: [],
-      recoverySeconds: 10, defaultIntervalSeconds: 60, expireSeconds: 3600, sweepSeconds: 60, probeSource: 'do',
+      port: 8787, host: '127.0.0.1', dataDir: './data', heartbeatTokens: [], metricsTokens: [], readTokens: [], pingKeys: [],
+      statusPage: 'public', statusPageDetails: false,
+      recoverySeconds: 10, defaultIntervalSeconds: 60, expireSeconds: 3600, historyDays: 30, historyPerComponent: 100,
+      sweepSeconds: 60, probeSource: 'do',
       copyMaxAgeSeconds: 5, shards: 1,
       limits: { maxAgents: 10_000, maxComponentsPerAgent: 32, maxComponents: 50_000, maxVersions: 100, ratePerSecond: 10 },
       allowUnauthenticated: false,
@@ -24,13 +26,15 @@ describe('settings', () => {
   it('reads every variable, and empty strings count as unset', () => {
     expect(loadSettings({
       PORT: '9000', HOST: '0.0.0.0', DATA_DIR: '/var/lib/pulsegate', HEARTBEAT_TOKEN: 'a, b,,',
-      METRICS_TOKEN: 'm', PING_KEY: '0123456789abcdef, fedcba9876543210-_', RECOVERY_SECONDS: '2.5', DEFAULT_INTERVAL_SECONDS: '5', EXPIRE_SECONDS: '0',
-      SWEEP_SECONDS: '  ', MAX_AGENTS: '0', MAX_COMPONENTS_PER_AGENT: '2',
+      METRICS_TOKEN: 'm', READ_TOKEN: 'r1,r2', STATUS_PAGE: 'token', STATUS_PAGE_DETAILS: 'true', PING_KEY: '0123456789abcdef, fedcba9876543210-_', RECOVERY_SECONDS: '2.5', DEFAULT_INTERVAL_SECONDS: '5', EXPIRE_SECONDS: '0',
+      HISTORY_DAYS: '7', HISTORY_PER_COMPONENT: '10', SWEEP_SECONDS: '  ', MAX_AGENTS: '0', MAX_COMPONENTS_PER_AGENT: '2',
       MAX_VERSIONS: '3', RATE_LIMIT_PER_SECOND: '0.5', ALLOW_UNAUTHENTICATED: 'true', SQLITE_SYNCHRONOUS: 'NORMAL',
       CORS_ORIGINS: 'https://status.example, http://127.0.0.1:3000,', UNRELATED: 'x',
     })).toEqual({
       port: 9000, host: '0.0.0.0', dataDir: '/var/lib/pulsegate', heartbeatTokens: ['a', 'b'], metricsTokens: ['m'],
-      pingKeys: ['0123456789abcdef', 'fedcba9876543210-_'], recoverySeconds: 2.5, defaultIntervalSeconds: 5, expireSeconds: 0, sweepSeconds: 60, probeSource: 'do',
+      readTokens: ['r1', 'r2'], statusPage: 'token', statusPageDetails: true,
+      pingKeys: ['0123456789abcdef', 'fedcba9876543210-_'], recoverySeconds: 2.5, defaultIntervalSeconds: 5, expireSeconds: 0,
+      historyDays: 7, historyPerComponent: 10, sweepSeconds: 60, probeSource: 'do',
       copyMaxAgeSeconds: 5, shards: 1,
       limits: { maxAgents: 0, maxComponentsPerAgent: 2, maxComponents: 50_000, maxVersions: 3, ratePerSecond: 0.5 },
       allowUnauthenticated: true,
@@ -68,6 +72,8 @@ describe('settings', () => {
     ['HEARTBEAT_TOKEN', ','],
     ['METRICS_TOKEN', ' , ,'],
     ['METRICS_TOKEN', 'good,with space'],
+    ['HISTORY_DAYS', '0'],
+    ['HISTORY_PER_COMPONENT', '5'],
     ['PING_KEY', 'short'],
     ['PING_KEY', '0123456789abcdef/slash'],
     ['PING_KEY', ' , '],
@@ -75,6 +81,10 @@ describe('settings', () => {
     ['CORS_ORIGINS', 'status.example'],
     ['CORS_ORIGINS', 'https://status.example/page'],
     ['CORS_ORIGINS', 'ftp://files.example'],
+    ['STATUS_PAGE', 'private'],
+    ['STATUS_PAGE', 'token'],
+    ['STATUS_PAGE_DETAILS', 'yes'],
+    ['READ_TOKEN', 'no spaces please'],
   ])('stops on %s=%s with a message naming it', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError)
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`^invalid setting ${name}:`))

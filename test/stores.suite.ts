@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Heartbeat } from '../lib/heartbeat.ts'
 import { summarize } from '../lib/fleet.ts'
+import { type HistoryEvent, type HistorySettings, agentHistory } from '../lib/history.ts'
 import type { Limits } from '../lib/limits.ts'
 import type { ReadinessSettings } from '../lib/readiness.ts'
 import type { Store } from '../lib/stores/store.ts'
@@ -27,7 +28,7 @@ const hb = (agent: string, status: Heartbeat['status'], extra: Partial<Heartbeat
 
 export function storeSuite(
   name: string,
-  open: (settings: ReadinessSettings & { limits?: Limits }) => Promise<StoreHarness>,
+  open: (settings: ReadinessSettings & Partial<HistorySettings> & { limits?: Limits }) => Promise<StoreHarness>,
 ): void {
   describe(`store: ${name}`, () => {
     const fresh = async () => (await open(suiteSettings)).store
@@ -37,7 +38,7 @@ export function storeSuite(
     it('starts empty', async () => {
       const snapshot = await (await fresh()).snapshot(at(0))
       expect(snapshot.records).toEqual([])
-      expect(snapshot.counters).toEqual({ received: 0, missed: 0, expired: 0, rejected: {}, scrapes: {} })
+      expect(snapshot.counters).toEqual({ received: 0, missed: 0, expired: 0, historyDropped: 0, rejected: {}, scrapes: {} })
     })
 
     it('applies a heartbeat and returns the resulting record', async () => {
@@ -82,6 +83,8 @@ export function storeSuite(
         version: '2.0', pid: 7, labels: { region: 'eu-west', zone: 'b' }, intervalSeconds: 5, graceSeconds: 1.5, beats: 2,
         schedule: null, tz: null, maxRunSeconds: null, expireSeconds: null, declared: false, runs: [],
         lastDurationSeconds: null, lastExitCode: null, lastSuccessAt: null,
+        // Its timeline: ok from its first heartbeat on (the second changed nothing a reader sees).
+        history: [{ at: at(0), state: 'ok', seq: at(0) * 1000 }],
       })
     })
 
@@ -299,6 +302,147 @@ export function storeSuite(
       const traffic = harness.storesTrafficCounters ? before.counters : { rejected: {}, scrapes: {} }
       expect(after.counters).toMatchObject({ rejected: traffic.rejected, scrapes: traffic.scrapes })
       await reopened.close()
+    })
+
+    describe('history', () => {
+      /** One agent's events, oldest first, as [seconds after T0, component, from, to, reason]. */
+      const story = async (store: Store, agent: string) =>
+        (await store.events({ agent, limit: 100 })).events
+          .reverse()
+          .map((e) => [(e.at - T0) / 1000, e.component, e.from, e.to, e.reason])
+
+      it('records every kind of transition, at the time it happened, with its reason', async () => {
+        const store = await fresh()
+        await store.apply([hb('a', 'ok', { interval_seconds: 10, grace_seconds: 5 })], at(0))
+        await store.apply([hb('a', 'ok')], at(5)) // nothing a reader sees changes: no event
+        await store.apply([hb('a', 'degraded', { message: 'disk full' })], at(6))
+        await store.apply([hb('a', 'ok')], at(7))
+        await store.apply([hb('a', 'ok')], at(17)) // recovering → ok, 10 s later
+        expect(await store.sweep(at(32.5))).toBe(0) // due at 32 s: the sweep records the miss, at the deadline
+        await store.apply([hb('a', 'ok')], at(40)) // late: degraded → recovering
+        await store.declare({ agent: 'a', component: 'backup', schedule: '@daily' }, at(41))
+        await store.removeComponent('a', 'backup', at(42))
+        expect(await story(store, 'a')).toEqual([
+          [0, 'main', null, 'ok', null],
+          [6, 'main', 'ok', 'degraded', 'disk full'],
+          [7, 'main', 'degraded', 'recovering', null],
+          [17, 'main', 'recovering', 'ok', null],
+          [32, 'main', 'ok', 'degraded', 'missed heartbeat'],
+          [40, 'main', 'degraded', 'recovering', null],
+          [41, 'backup', null, 'starting', 'declared'],
+          [42, 'backup', 'starting', null, 'deregistered'],
+        ])
+        // A miss the sweep did not see first is recorded by the next heartbeat, at the deadline all the same.
+        await store.apply([hb('b', 'ok', { interval_seconds: 1, grace_seconds: 0 })], at(0))
+        await store.apply([hb('b', 'ok')], at(3))
+        expect(await story(store, 'b')).toEqual([[0, 'main', null, 'ok', null], [1, 'main', 'ok', 'degraded', 'missed heartbeat'], [3, 'main', 'degraded', 'recovering', null]])
+      })
+
+      it('records an expiry at the moment it expired, and a deregistration', async () => {
+        const store = await fresh()
+        await store.apply([hb('gone', 'ok', { interval_seconds: 60, grace_seconds: 0 }), hb('left', 'degraded', { component: 'db' })], at(0))
+        await store.remove('left', at(1))
+        expect(await store.sweep(at(4000))).toBe(1) // expiry at max(0 + 3600, 60 + 60) = 3600 s
+        expect(await story(store, 'gone')).toEqual([
+          [0, 'main', null, 'ok', null],
+          [60, 'main', 'ok', 'degraded', 'missed heartbeat'],
+          [3600, 'main', 'degraded', null, 'expired'],
+        ])
+        expect(await story(store, 'left')).toEqual([[0, 'db', null, 'degraded', null], [1, 'db', 'degraded', null, 'deregistered']])
+        const [again] = await store.apply([hb('gone', 'ok')], at(4001))
+        expect(again!.history.map((p) => p.state)).toEqual(['ok'])
+        expect((await story(store, 'gone')).at(-1)).toEqual([4001, 'main', null, 'ok', null])
+      })
+
+      it("lists one agent's events newest first, and the fleet's oldest first, a page at a time, across a reopen", async () => {
+        const harness = await open(suiteSettings)
+        for (let i = 0; i < 5; i++) {
+          await harness.store.apply([hb('x', i % 2 ? 'ok' : 'degraded'), hb('y', i % 2 ? 'degraded' : 'ok')], at(i))
+        }
+        const store = await harness.reopen()
+        const first = await store.events({ agent: 'x', limit: 2 })
+        expect(first.more).toBe(true)
+        const second = await store.events({ agent: 'x', limit: 10, before: first.events.at(-1)!.seq })
+        const x = [...first.events, ...second.events]
+        expect(x.map((e) => (e.at - T0) / 1000)).toEqual([4, 3, 2, 1, 0])
+        expect(x.every((e) => e.agent === 'x')).toBe(true)
+        const feed: HistoryEvent[] = []
+        for (let after: number | undefined, more = true; more; ) {
+          const page = await store.events({ after, limit: 3 })
+          feed.push(...page.events)
+          after = page.events.at(-1)?.seq
+          more = page.more
+        }
+        expect(feed).toHaveLength(10)
+        expect(feed.map((e) => e.seq)).toEqual([...feed.map((e) => e.seq)].sort((a, b) => a - b))
+        expect(new Set(feed.map((e) => e.seq)).size).toBe(10)
+        // Events recorded after a reopen come after those before it.
+        await store.apply([hb('x', 'ok')], at(5))
+        expect((await store.events({ after: feed.at(-1)!.seq, limit: 10 })).events.map((e) => e.agent)).toEqual(['x'])
+        await store.close()
+      })
+
+      it('keeps HISTORY_PER_COMPONENT events a component, dropping the oldest and counting them', async () => {
+        const store = (await open({ ...suiteSettings, historyPerComponent: 3 })).store
+        for (let i = 0; i < 6; i++) await store.apply([hb('flap', i % 2 ? 'ok' : 'degraded'), hb('calm', 'ok')], at(i))
+        const { events } = await store.events({ agent: 'flap', limit: 100 })
+        expect(events.map((e) => (e.at - T0) / 1000)).toEqual([5, 4, 3])
+        expect((await store.agent('flap', at(6))).records[0]!.history.map((p) => (p.at - T0) / 1000)).toEqual([3, 4, 5])
+        expect((await store.snapshot(at(6))).counters.historyDropped).toBe(3)
+        expect((await store.events({ agent: 'calm', limit: 100 })).events).toHaveLength(1)
+        expect((await store.events({ limit: 100 })).events).toHaveLength(4)
+      })
+
+      it('drops events past HISTORY_DAYS at a sweep, keeping the state the window begins in', async () => {
+        const store = (await open({ ...suiteSettings, historyDays: 1, expireSeconds: 0 })).store
+        await store.apply([hb('a', 'degraded', { interval_seconds: 86_400 })], at(0))
+        await store.apply([hb('a', 'ok')], at(10))
+        await store.apply([hb('a', 'ok')], at(20))
+        await store.apply([hb('a', 'degraded')], at(30))
+        await store.sweep(at(86_400 + 15))
+        // Recorded before the window: the two oldest events go; the timeline keeps the point the window begins in.
+        expect((await store.events({ agent: 'a', limit: 10 })).events.map((e) => (e.at - T0) / 1000)).toEqual([30, 20])
+        expect((await store.agent('a', at(86_415))).records[0]!.history.map((p) => [(p.at - T0) / 1000, p.state])).toEqual([[10, 'recovering'], [20, 'ok'], [30, 'degraded']])
+        expect((await store.snapshot(at(86_415))).counters.historyDropped).toBe(0)
+      })
+
+      it('works uptime out at the window edges: ok and recovering up, degraded down, starting not counted', async () => {
+        const store = await fresh()
+        const day = 86_400
+        await store.apply([hb('u', 'starting', { interval_seconds: 86_400 })], at(0))
+        await store.apply([hb('u', 'ok')], at(1000)) // starting for 1000 s: counts for nothing
+        await store.apply([hb('u', 'degraded')], at(1000 + day - 3600)) // ok for a day less an hour
+        await store.apply([hb('u', 'ok')], at(1000 + day)) // degraded for an hour, then recovering
+        const now = at(1000 + day + 1800)
+        const { records } = await store.agent('u', now)
+        const history = agentHistory(records, now, suiteSettings)
+        // The last 24 h: 1800 s recovering and (86400 − 3600 − 1800) s ok are up; 3600 s degraded is down.
+        expect(history.uptime['24h']).toBeCloseTo(1 - 3600 / day, 12)
+        // 7 d and 30 d: everything since the start, the starting stretch not counted.
+        expect(history.uptime['7d']).toBeCloseTo(1 - 3600 / (day + 1800), 12)
+        expect(history.uptime['30d']).toBe(history.uptime['7d'])
+        expect(history.components.get('main')).toEqual(history.uptime)
+        expect(history.bars).toHaveLength(30)
+        expect(history.bars.filter((b) => b.worst !== null).map((b) => b.worst)).toContain('degraded')
+      })
+
+      it('tells a watcher every event as it is stored, and resumes after a seq', async () => {
+        const store = await fresh()
+        await store.apply([hb('w', 'ok')], at(0))
+        const [first] = (await store.events({ agent: 'w', limit: 1 })).events
+        const abort = new AbortController()
+        const seen: HistoryEvent[] = []
+        const watching = (async () => {
+          for await (const event of store.watch(first!.seq - 1, abort.signal)) {
+            seen.push(event)
+            if (seen.length === 3) abort.abort()
+          }
+        })()
+        await store.apply([hb('w', 'degraded')], at(1))
+        await store.apply([hb('w', 'ok')], at(2))
+        await watching
+        expect(seen.map((e) => [e.from, e.to])).toEqual([[null, 'ok'], ['ok', 'degraded'], ['degraded', 'recovering']])
+      })
     })
 
     describe('caps and the rate limit (checked inside the atomic section)', () => {

@@ -2,19 +2,20 @@
 // GET and DELETE /v1/agents/{agent}. Each route is defined once, with its schemas:
 // they validate the request, type the handler and make the OpenAPI document.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi'
-import type { ZodError } from 'zod'
 import { z } from 'zod'
 import { agentPageSchema, agentSchema, heartbeatAnswerSchema, removedSchema } from '../api-schemas.ts'
 import { ApiError } from '../errors.ts'
 import { type AgentView, type ComponentView, describeAgent } from '../fleet.ts'
+import { agentHistory, type Uptime } from '../history.ts'
+import type { ReadinessSettings } from '../readiness.ts'
 import { DEFAULT_TZ } from '../schedule.ts'
 import { MAX_BODY_BYTES, agentId, heartbeatBodySchema, heartbeatIssues } from '../heartbeat.ts'
 import { limitBody, requireJson, requireToken } from '../http.ts'
 import {
-  authErrors, documentedOnly, errorAnswer, internalError, invalidQuery, malformedAuthorization, retryAfterHeader, storeUnavailable,
+  authErrors, documentedOnly, errorAnswer, internalError, invalidQueryOrAuthorization, malformedAuthorization, retryAfterHeader, storeUnavailable,
   unknownAgent,
 } from '../openapi.ts'
-import { type AppEnv, type RouteDeps, countRejections, storeOr503 } from './deps.ts'
+import { type AppEnv, type RouteDeps, countRejections, refuseQuery, storeOr503 } from './deps.ts'
 
 /** Agents a page of GET /v1/agents holds unless `limit` says otherwise, and the most it may say. */
 export const PAGE_DEFAULT = 100
@@ -22,7 +23,8 @@ export const PAGE_MAX = 500
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-export function componentJson(c: ComponentView) {
+/** A component as the API answers it; `uptime` comes from its record's timeline (lib/history.ts). */
+export function componentJson(c: ComponentView, uptime: Uptime) {
   const r = c.record
   return {
     component: r.component,
@@ -48,10 +50,12 @@ export function componentJson(c: ComponentView) {
     last_duration_seconds: r.lastDurationSeconds,
     last_exit_code: r.lastExitCode,
     last_success: r.lastSuccessAt === null ? null : iso(r.lastSuccessAt),
+    uptime,
   }
 }
 
-export function agentJson(a: AgentView): z.infer<typeof agentSchema> {
+export function agentJson(a: AgentView, now: number, settings: ReadinessSettings): z.infer<typeof agentSchema> {
+  const history = agentHistory(a.components.map((c) => c.record), now, settings)
   return {
     agent: a.agent,
     state: a.state,
@@ -59,7 +63,8 @@ export function agentJson(a: AgentView): z.infer<typeof agentSchema> {
     pid: a.pid,
     version: a.version,
     last_seen: iso(a.lastSeen),
-    components: a.components.map(componentJson),
+    uptime: history.uptime,
+    components: a.components.map((c) => componentJson(c, history.components.get(c.record.component)!)),
   }
 }
 
@@ -92,10 +97,6 @@ function firstAfter(agents: readonly AgentView[], id: string): number {
 }
 
 const agentParam = z.object({ agent: z.string().meta({ description: 'The agent id', example: 'node-17' }) })
-
-function queryIssues(error: ZodError) {
-  return error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'number' ? p : String(p))), message: i.message }))
-}
 
 const heartbeatRoute = createRoute({
   method: 'post',
@@ -140,6 +141,7 @@ const listRoute = createRoute({
   operationId: 'listAgents',
   tags: ['Agents'],
   summary: 'Every agent and its components, a page at a time, sorted by id',
+  security: [{ readToken: [] }],
   request: {
     query: z.object({
       limit: z.coerce
@@ -158,7 +160,8 @@ const listRoute = createRoute({
   },
   responses: {
     200: { description: 'One page of agents, and the fleet state', content: { 'application/json': { schema: agentPageSchema } } },
-    400: invalidQuery,
+    400: invalidQueryOrAuthorization,
+    ...authErrors,
     ...internalError,
   },
 })
@@ -168,10 +171,13 @@ const agentRoute = createRoute({
   path: '/v1/agents/{agent}',
   operationId: 'getAgent',
   tags: ['Agents'],
-  summary: 'One agent and its components',
+  summary: 'One agent and its components, with their uptime',
+  security: [{ readToken: [] }],
   request: { params: agentParam },
   responses: {
     200: { description: 'The agent', content: { 'application/json': { schema: agentSchema } } },
+    400: errorAnswer(`Sent ${malformedAuthorization}`, ['invalid_authorization']),
+    ...authErrors,
     404: unknownAgent,
     ...internalError,
   },
@@ -199,6 +205,7 @@ const deregisterRoute = createRoute({
 export function agentRoutes({ store, settings, clock, views, count }: RouteDeps): OpenAPIHono<AppEnv> {
   const routes = new OpenAPIHono<AppEnv>()
   const heartbeatToken = requireToken(settings.heartbeatTokens)
+  const readToken = requireToken(settings.readTokens)
 
   routes.openapi(
     {
@@ -223,26 +230,26 @@ export function agentRoutes({ store, settings, clock, views, count }: RouteDeps)
   )
 
   routes.openapi(
-    listRoute,
+    { ...listRoute, middleware: readToken },
     async (c) => {
       const { limit, cursor } = c.req.valid('query')
-      const { view } = await views.fleet(clock())
+      const now = clock()
+      const { view } = await views.fleet(now)
       const start = cursor === undefined ? 0 : firstAfter(view.agents, cursorAgent(cursor)!)
       const page = view.agents.slice(start, start + limit)
       const more = start + limit < view.agents.length
       const next = more ? toBase64Url(page.at(-1)!.agent) : null
-      return c.json({ state: view.state, agents: page.map(agentJson), next_cursor: next }, 200)
+      return c.json({ state: view.state, agents: page.map((a) => agentJson(a, now, settings)), next_cursor: next }, 200)
     },
-    (result) => {
-      if (!result.success) throw new ApiError(400, 'invalid_query', 'the query is not valid', { issues: queryIssues(result.error) })
-    },
+    refuseQuery,
   )
 
-  routes.openapi(documentedOnly(routes, agentRoute), async (c) => {
+  routes.openapi(documentedOnly(routes, { ...agentRoute, middleware: readToken }), async (c) => {
     const id = c.req.param('agent')
-    const agent = await views.agent(id, clock())
+    const now = clock()
+    const agent = await views.agent(id, now)
     if (!agent) throw new ApiError(404, 'unknown_agent', `no agent ${id}`)
-    return c.json(agentJson(agent), 200)
+    return c.json(agentJson(agent, now, settings), 200)
   })
 
   routes.openapi(documentedOnly(routes, { ...deregisterRoute, middleware: heartbeatToken }), async (c) => {

@@ -9,6 +9,7 @@ import { viewComponent } from '../fleet.ts'
 import { MAX_BODY_BYTES, agentId, componentId, declarationSchema, heartbeatIssues } from '../heartbeat.ts'
 import { limitBody, requireJson, requireToken } from '../http.ts'
 import { authErrors, errorAnswer, internalError, malformedAuthorization, storeUnavailable } from '../openapi.ts'
+import { agentHistory } from '../history.ts'
 import { componentJson } from './agents.ts'
 import { type AppEnv, type RouteDeps, countRejections, storeOr503 } from './deps.ts'
 
@@ -94,7 +95,8 @@ export function componentRoutes({ store, settings, clock, count }: RouteDeps): O
       const { agent, component } = c.req.valid('param')
       const now = clock()
       const { record, created } = await storeOr503('declaration', () => store.declare({ agent, component, ...c.req.valid('json') }, now))
-      return c.json({ agent, ...componentJson(viewComponent(record, now, settings)) }, created ? 201 : 200)
+      const uptime = agentHistory([record], now, settings).uptime
+      return c.json({ agent, ...componentJson(viewComponent(record, now, settings), uptime) }, created ? 201 : 200)
     },
     refuse,
   )

@@ -1,6 +1,7 @@
 // What every route module is built from: the store, the settings, the clock and
 // the shared views; one small OpenAPIHono app per module, composed by lib/app.ts.
 import type { MiddlewareHandler } from 'hono'
+import type { ZodError } from 'zod'
 import { ApiError } from '../errors.ts'
 import { LimitError } from '../limits.ts'
 import { logOnce } from '../logging.ts'
@@ -45,4 +46,15 @@ export function countRejections(count: RouteDeps['count']): MiddlewareHandler<Ap
     await next()
     if (c.res.status >= 400 && c.res.status < 500) await count('rejected', c.get('errorCode'))
   }
+}
+
+/** A query's zod issues as the JSON error's `issues`. */
+export function queryIssues(error: ZodError) {
+  return error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'number' ? p : String(p))), message: i.message }))
+}
+
+/** The hook of a route with a validated query: a 400 naming each field. */
+export function refuseQuery(result: { success: true } | { success: false; error: ZodError }): undefined {
+  if (!result.success) throw new ApiError(400, 'invalid_query', 'the query is not valid', { issues: queryIssues(result.error) })
+  return undefined
 }

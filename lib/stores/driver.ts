@@ -15,8 +15,12 @@ export type Kind =
   | 'counter'
   /** The engine's own bookkeeping, such as how many times the data was opened (the epoch of the revision). */
   | 'meta'
+  /** One history event (lib/history.ts) under its agent: `${agent}\0${seq}`, so an agent's read newest first is one range. */
+  | 'event'
+  /** The same event in the fleet's order, `${seq}`: the feed /v1/events reads, and what HISTORY_DAYS trims. */
+  | 'feed'
 
-export const KINDS: readonly Kind[] = ['component', 'counter', 'meta']
+export const KINDS: readonly Kind[] = ['component', 'counter', 'meta', 'event', 'feed']
 
 export interface Entry {
   key: string

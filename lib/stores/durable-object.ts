@@ -9,12 +9,15 @@ import { DurableObject } from 'cloudflare:workers'
 import type { Heartbeat } from '../heartbeat.ts'
 import { type FleetSummary, mergeSummaries } from '../agent-states.ts'
 import { type LimitCode, LimitError } from '../limits.ts'
-import { type ComponentRecord, type Declaration, expiryOf } from '../readiness.ts'
+import type { HistoryEvent } from '../history.ts'
+import type { ComponentRecord, Declaration } from '../readiness.ts'
 import { type Settings, loadSettings } from '../settings.ts'
 import { type Copies, copyUntil } from './copies.ts'
+import { Inbox } from '../inbox.ts'
 import { Engine } from './engine.ts'
+import { wakeOf } from './plan-history.ts'
 import { type SqlDatabase, SqlDriver } from './sql.ts'
-import type { AgentRead, Counters, Declared, Snapshot, Store, TrafficCounter } from './store.ts'
+import { type AgentRead, type Counters, type Declared, type EventPage, type EventQuery, type Snapshot, type Store, type TrafficCounter, eventsAfter } from './store.ts'
 
 export interface FleetEnv {
   FLEET: DurableObjectNamespace<Fleet>
@@ -83,6 +86,7 @@ export class Fleet extends DurableObject<FleetEnv> {
     this.settings = settings
     // No group commit of the engine's own: the output gate already coalesces the writes of concurrent requests.
     this.engine = await Engine.open(new SqlDriver(this.database()), settings, { storeTrafficCounters: true })
+    this.engine.onEvents((events) => this.relay(events))
   }
 
   apply(batch: Heartbeat[], now: number): Promise<Refusable<ComponentRecord[]>> {
@@ -97,11 +101,12 @@ export class Fleet extends DurableObject<FleetEnv> {
     return this.engine.removeComponent(agent, component, now)
   }
 
-  /** A change, with the alarm brought forward to the expiry of what it wrote; a refusal comes back as a value. */
+  /** A change, with the alarm brought forward to the next deadline or expiry of what it wrote; a refusal comes back as a value. */
   private async refusable<T>(change: () => Promise<T>, written: (value: T) => ComponentRecord[]): Promise<Refusable<T>> {
     try {
       const value = await change()
-      await this.expiresAt(Math.min(...written(value).map((record) => expiryOf(record, this.settings))))
+      const now = Date.now()
+      await this.wakeBy(Math.min(...written(value).map((record) => wakeOf(record, now, this.settings))))
       return { value }
     } catch (error) {
       if (!(error instanceof LimitError)) throw error
@@ -136,20 +141,58 @@ export class Fleet extends DurableObject<FleetEnv> {
     return this.engine.count(counter, label)
   }
 
-  /** Drop what expired, and wake again at the next expiry. */
+  /** A page of history, from this object's part of the fleet. */
+  events(query: EventQuery): Promise<EventPage> {
+    return this.engine.events(query)
+  }
+
+  /**
+   * A WebSocket that is sent every event as it is stored, as a JSON array: how
+   * a Worker follows the history for /v1/events/stream. Accepted with the
+   * hibernation API, so the object sleeps while its watchers wait, and idle
+   * watchers cost nothing.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get('Upgrade') !== 'websocket') return new Response('expected a WebSocket upgrade', { status: 426 })
+    const { 0: client, 1: server } = new WebSocketPair()
+    this.ctx.acceptWebSocket(server)
+    return new Response(null, { status: 101, webSocket: client })
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    ws.close(code, reason)
+  }
+
+  /** Record what happened since the last wake (deadlines passed, expiries), and wake again when the next thing is due. */
   async alarm(): Promise<void> {
     const now = Date.now()
     this.alarmAt = null
     await this.engine.sweep(now)
-    await this.expiresAt((await this.engine.snapshot(now)).validUntil + 1)
+    // At least once a day, so history past HISTORY_DAYS goes even in a fleet where nothing is due.
+    await this.wakeBy(Math.min(this.engine.nextWake(now), now + 86_400_000))
+  }
+
+  /** Send each stored event to every watcher's socket; a socket that fails is the watcher's to reopen. */
+  private relay(events: readonly HistoryEvent[]): void {
+    const sockets = this.ctx.getWebSockets()
+    if (sockets.length === 0) return
+    const data = JSON.stringify(events)
+    for (const socket of sockets) {
+      try {
+        socket.send(data)
+      } catch {
+        // closed under us: its Worker sees the close and reconnects
+      }
+    }
   }
 
   /**
-   * A component may expire at `at`: make sure the alarm comes by then. Once set,
-   * an alarm is never later than the earliest expiry: each write brings it
-   * forward to the expiry of what it wrote, so a write costs no scan of the fleet.
+   * Something is due at `at` (a deadline, an expiry): make sure the alarm comes
+   * by then. Once set, an alarm is never later than the earliest thing due: each
+   * write brings it forward to what it wrote is due, so a write costs no scan of
+   * the fleet.
    */
-  private async expiresAt(at: number): Promise<void> {
+  private async wakeBy(at: number): Promise<void> {
     if (!Number.isFinite(at)) return
     if (this.alarmAt !== null && this.alarmAt <= at) return
     this.alarmAt = at
@@ -294,6 +337,51 @@ export class DurableObjectStore implements Store {
     return answer
   }
 
+  /** One agent's page from its shard; the fleet's, merged from every shard's in seq order. */
+  async events(query: EventQuery): Promise<EventPage> {
+    if (query.agent !== undefined) return this.object(this.nameFor(query.agent)).events(query)
+    if (this.names.length === 1) return this.object(this.names[0]!).events(query)
+    const pages = await Promise.all(this.names.map((name) => this.object(name).events(query)))
+    const merged = pages.flatMap((page) => page.events).sort((a, b) => a.seq - b.seq)
+    return { events: merged.slice(0, query.limit), more: merged.length > query.limit || pages.some((page) => page.more) }
+  }
+
+  /**
+   * Each shard's events as they are stored, through a WebSocket its object
+   * accepts with the hibernation API (it sleeps while nothing happens), after
+   * those recorded since `after`. Shards keep their own clocks, so across shards
+   * the order is each one's own, and an event is told once.
+   */
+  async *watch(after: number | undefined, signal: AbortSignal): AsyncIterable<HistoryEvent> {
+    const inbox = new Inbox<HistoryEvent>()
+    const sockets = await Promise.all(
+      this.names.map(async (name) => {
+        const answer = await this.object(name).fetch('https://fleet/watch', { headers: { Upgrade: 'websocket' } })
+        const socket = answer.webSocket
+        if (!socket) throw new Error(`the fleet object ${name} did not accept a watch (HTTP ${answer.status})`)
+        socket.accept()
+        socket.addEventListener('message', (message) => inbox.push(...(JSON.parse(String(message.data)) as HistoryEvent[])))
+        // An object that goes away ends the watch; the client reconnects from the last event it saw.
+        socket.addEventListener('close', () => inbox.close())
+        return socket
+      }),
+    )
+    const told = new Set<string>()
+    const once = (event: HistoryEvent) => {
+      const id = `${event.seq}/${event.agent}`
+      if (told.has(id)) return false
+      told.add(id)
+      if (told.size > 10_000) told.delete(told.values().next().value!)
+      return true
+    }
+    try {
+      if (after !== undefined) for await (const event of eventsAfter(this, after, signal)) if (once(event)) yield event
+      for await (const event of inbox.read(signal)) if (once(event)) yield event
+    } finally {
+      for (const socket of sockets) socket.close(1000, 'done')
+    }
+  }
+
   /** Traffic counters live in the first shard. */
   count(counter: TrafficCounter, label: string): Promise<void> {
     return this.object(this.names[0]!).count(counter, label)
@@ -313,6 +401,7 @@ function mergeSnapshots(parts: Snapshot[]): Snapshot {
       received: merged.counters.received + part.counters.received,
       missed: merged.counters.missed + part.counters.missed,
       expired: merged.counters.expired + part.counters.expired,
+      historyDropped: merged.counters.historyDropped + part.counters.historyDropped,
       rejected: sum({ ...merged.counters.rejected }, part.counters.rejected),
       scrapes: sum({ ...merged.counters.scrapes }, part.counters.scrapes),
     },

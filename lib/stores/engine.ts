@@ -15,11 +15,14 @@
 // that raced another writer: the group is then planned again on the new state.
 import type { FleetSummary } from '../agent-states.ts'
 import type { Heartbeat } from '../heartbeat.ts'
+import { DAY_MS, type HistoryEvent, seqBefore, seqKey } from '../history.ts'
 import { type ComponentRecord, type Declaration, type StoredRecord, completeRecord } from '../readiness.ts'
 import type { Driver, Kind, Write } from './driver.ts'
 import { type CounterKey, FleetState } from './fleet-state.ts'
+import { Inbox } from '../inbox.ts'
+import { wakeOf } from './plan-history.ts'
 import { type Change, Planner, type PlannerSettings, addCount, emptyChange, isEmpty } from './plan.ts'
-import type { AgentRead, Declared, Snapshot, Store, TrafficCounter } from './store.ts'
+import { type AgentRead, type Declared, type EventPage, type EventQuery, type Snapshot, type Store, type TrafficCounter, eventsAfter } from './store.ts'
 
 export interface EngineOptions {
   /**
@@ -72,6 +75,10 @@ export class Engine implements Store {
   private exclusive: Promise<unknown> = Promise.resolve()
   /** How many times the stored data has been opened (meta `epoch`). */
   private epoch = 0
+  /** Who is told of each event once it is stored: watch() streams, and the Durable Object's sockets. */
+  private readonly listeners = new Set<(events: readonly HistoryEvent[]) => void>()
+  /** Who is told when a change makes the next wake (nextWake) earlier: a server's sweep timer. */
+  private readonly wakeListeners = new Set<(at: number) => void>()
 
   /**
    * Open an engine over what the driver holds. Each opening stores a new epoch,
@@ -122,7 +129,42 @@ export class Engine implements Store {
   async sweep(now: number): Promise<number> {
     await this.driver.verify?.()
     const parts = await this.inParts((state, max) => this.planner.sweep(state, now, max))
+    await this.dropOldEvents(now)
     return parts.reduce((n, change) => n + (change.counts.get('expired') ?? 0), 0)
+  }
+
+  /** Events recorded before the history window, in the feed and under their agents, a commit's worth at a time. */
+  private async dropOldEvents(now: number): Promise<void> {
+    const end = seqKey(seqBefore(now - this.planner.settings.historyDays * DAY_MS) + 1)
+    const max = this.driver.maxHeartbeatsPerCommit ?? 1000
+    for (;;) {
+      const old = await this.driver.list('feed', { end, limit: max })
+      if (old.length === 0) return
+      const change = emptyChange(now)
+      for (const { value } of old) change.history.droppedEvents.push({ agent: (value as HistoryEvent).agent, seq: (value as HistoryEvent).seq })
+      await this.alone(() => change)
+      if (old.length < max) return
+    }
+  }
+
+  /**
+   * Events, newest first: one agent's (before `before`, a seq), or the fleet's
+   * recorded after `after` (a seq), oldest first. `more`: the page was full.
+   */
+  async events(query: EventQuery): Promise<EventPage> {
+    await this.catchUp()
+    const limit = query.limit
+    const entries =
+      query.agent === undefined
+        ? await this.driver.list('feed', { start: seqKey((query.after ?? 0) + 1), limit: limit + 1 })
+        : await this.driver.list('event', {
+            prefix: `${query.agent}\u0000`,
+            ...(query.before === undefined ? {} : { end: `${query.agent}\u0000${seqKey(query.before)}` }),
+            reverse: true,
+            limit: limit + 1,
+          })
+    const events = entries.slice(0, limit).map((entry) => entry.value as HistoryEvent)
+    return { events, more: entries.length > limit }
   }
 
   async count(counter: TrafficCounter, label: string): Promise<void> {
@@ -149,6 +191,61 @@ export class Engine implements Store {
     return this.state.summary(now)
   }
 
+  async *watch(after: number | undefined, signal: AbortSignal): AsyncIterable<HistoryEvent> {
+    const inbox = new Inbox<HistoryEvent>()
+    // Listen first, then read what was stored: nothing recorded in between is missed, and seq drops what came twice.
+    const stop = this.onEvents((events) => inbox.push(...events))
+    try {
+      let last = after ?? this.state.lastEventSeq
+      if (after !== undefined) {
+        for await (const event of eventsAfter(this, after, signal)) {
+          last = event.seq
+          yield event
+        }
+      }
+      for await (const event of inbox.read(signal)) {
+        if (event.seq <= last) continue
+        last = event.seq
+        yield event
+      }
+    } finally {
+      stop()
+    }
+  }
+
+  /**
+   * The next instant (ms) at which something changes with no request — a
+   * deadline passes (to be recorded as it happens), a component expires — or
+   * Infinity. A server sweeps then.
+   */
+  nextWake(now: number): number {
+    let at = Infinity
+    for (const record of this.state.records.values()) at = Math.min(at, wakeOf(record, now, this.planner.settings))
+    return at
+  }
+
+  /** Be told when a stored change brings the next wake earlier than it was; returns the way to stop. */
+  onWake(listener: (at: number) => void): () => void {
+    this.wakeListeners.add(listener)
+    return () => this.wakeListeners.delete(listener)
+  }
+
+  /** Be told of every event once it is stored (for those who relay them elsewhere); returns the way to stop. */
+  onEvents(listener: (events: readonly HistoryEvent[]) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  private publish(events: readonly HistoryEvent[]): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(events)
+      } catch (error) {
+        console.error(error) // a listener's failure is its own: the change is stored, and every other listener is told
+      }
+    }
+  }
+
   /** Finish what is queued, then close the driver. */
   async close(): Promise<void> {
     this.flush()
@@ -167,7 +264,7 @@ export class Engine implements Store {
     for (;;) {
       const change = await this.alone((state) => plan(state, max))
       parts.push(change)
-      if (change.deletes.size < max) return parts
+      if (change.deletes.size + change.upserts.size < max) return parts
     }
   }
 
@@ -266,7 +363,12 @@ export class Engine implements Store {
         job.reject(error)
       }
     }
-    return { change: change ?? emptyChange(0), accepted }
+    const planned = change ?? emptyChange(0)
+    if (planned.history.capped > 0) {
+      addCount(planned, 'history_dropped', planned.history.capped)
+      planned.history.capped = 0
+    }
+    return { change: planned, accepted }
   }
 
   private answer(accepted: Job[], change: Change): void {
@@ -287,6 +389,14 @@ export class Engine implements Store {
     for (const [key, record] of change.upserts) writes.push({ kind: 'component', key, value: record })
     for (const [key, n] of change.counts) writes.push({ kind: 'counter', key, value: this.state.counter(key) + n })
     for (const [key, value] of change.meta) writes.push({ kind: 'meta', key, value })
+    for (const { agent, seq } of change.history.droppedEvents) {
+      writes.push({ kind: 'event', key: `${agent}\u0000${seqKey(seq)}`, value: undefined })
+      writes.push({ kind: 'feed', key: seqKey(seq), value: undefined })
+    }
+    for (const event of change.history.events) {
+      writes.push({ kind: 'event', key: `${event.agent}\u0000${seqKey(event.seq)}`, value: event })
+      writes.push({ kind: 'feed', key: seqKey(event.seq), value: event })
+    }
     return writes
   }
 
@@ -296,7 +406,14 @@ export class Engine implements Store {
     for (const [key, n] of change.counts) this.state.setCounter(key, this.state.counter(key) + n)
     for (const [key, value] of change.meta) this.applyMeta(key, value)
     if (change.upserts.size > 0 || change.deletes.size > 0) this.state.revision++
+    this.state.lastEventSeq = Math.max(this.state.lastEventSeq, change.history.lastSeq)
     this.planner.spend(change)
+    if (change.history.events.length > 0) this.publish(change.history.events)
+    if (this.wakeListeners.size > 0 && change.upserts.size > 0) {
+      let at = Infinity
+      for (const record of change.upserts.values()) at = Math.min(at, wakeOf(record, change.now, this.planner.settings))
+      for (const listener of this.wakeListeners) listener(at)
+    }
   }
 
   /** Put an entry read from the driver into memory; a record another writer changed moves the revision. */
@@ -321,6 +438,8 @@ export class Engine implements Store {
       for (const { key, value } of lists[i]!) this.applyEntry(state, kind, key, value)
     })
     state.revision = this.state.revision + 1
+    const [newest] = await this.driver.list('feed', { reverse: true, limit: 1 })
+    state.lastEventSeq = Math.max(this.state.lastEventSeq, newest ? Number(newest.key) : 0)
     // Traffic counters a process keeps in memory outlive a reload of what is stored.
     if (!this.storeTrafficCounters) {
       for (const [key, value] of this.state.counters) if (key.includes(':')) state.setCounter(key, value)
@@ -339,8 +458,13 @@ export class Engine implements Store {
     if (changes.sequence === this.sequence) return
     if (!changes.changed) await this.reload()
     else {
-      const values = await this.driver.get!(changes.changed)
-      changes.changed.forEach(({ kind, key }, i) => this.applyEntry(this.state, kind, key, values[i]))
+      // Events are never held: a feed key says how far the sequence got, and nothing needs reading for it.
+      const held = changes.changed.filter(({ kind, key }) => {
+        if (kind === 'feed') this.state.lastEventSeq = Math.max(this.state.lastEventSeq, Number(key))
+        return kind !== 'event' && kind !== 'feed'
+      })
+      const values = held.length > 0 ? await this.driver.get!(held) : []
+      held.forEach(({ kind, key }, i) => this.applyEntry(this.state, kind, key, values[i]))
     }
     this.sequence = changes.sequence
   }

@@ -13,15 +13,16 @@ export function recordKey(agent: string, component: string): string {
 }
 
 /** Counters are stored one way everywhere: `received`, or `rejected:<label>` for a labelled family. */
-export type CounterKey = 'received' | 'missed' | 'expired' | `rejected:${string}` | `scrapes:${string}`
+export type CounterKey = 'received' | 'missed' | 'expired' | 'history_dropped' | `rejected:${string}` | `scrapes:${string}`
 
 /** The counters as readers see them; `beats` is what the records hold of `received` (see ComponentRecord.beats). */
 export function countersOf(values: ReadonlyMap<string, number>, beats: number): Counters {
-  const counters: Counters = { received: 0, missed: 0, expired: 0, rejected: {}, scrapes: {} }
+  const counters: Counters = { received: 0, missed: 0, expired: 0, historyDropped: 0, rejected: {}, scrapes: {} }
   for (const [key, value] of values) {
     const colon = key.indexOf(':')
     if (colon < 0) {
       if (key === 'received' || key === 'missed' || key === 'expired') counters[key] = value
+      else if (key === 'history_dropped') counters.historyDropped = value
       continue
     }
     const family = key.slice(0, colon)
@@ -36,6 +37,8 @@ export class FleetState {
   readonly counters = new Map<string, number>()
   /** Changes with every change of a record, and never goes back, restarts included: readers key their caches on it. */
   revision = 0
+  /** The sequence of the last event stored (lib/history.ts): the next one is past it. */
+  lastEventSeq = 0
   /** The heartbeats the records hold (ComponentRecord.beats), summed. */
   private beats = 0
   private readonly settings: ReadinessSettings

@@ -4,8 +4,10 @@
 // limit are checked here, so they hold inside the store's atomic section.
 import type { Heartbeat } from '../heartbeat.ts'
 import { type LimitCode, type Limits, LimitError, NO_LIMITS, RateLimiter } from '../limits.ts'
+import { DECLARED, type HistorySettings } from '../history.ts'
 import { type ComponentRecord, DEFAULT_COMPONENT, type Declaration, type ReadinessSettings, declare, isExpired, isOverdue, next } from '../readiness.ts'
 import { type CounterKey, type FleetState, recordKey } from './fleet-state.ts'
+import { type HistoryChange, type HistoryPlanSettings, emptyHistory, leave, noticeMiss, settle, trimRecord } from './plan-history.ts'
 
 export interface Change {
   now: number
@@ -25,11 +27,15 @@ export interface Change {
   added: { agents: Set<string>; components: Map<string, number>; allComponents: number; versions: Set<string> }
   /** Heartbeats planned, so the engine can keep a commit within its driver's limit. */
   heartbeats: number
+  /** The events the change records, and those it drops (lib/stores/plan-history.ts). */
+  history: HistoryChange
 }
 
-export function emptyChange(now: number): Change {
+/** A change that touches nothing yet; `lastSeq` is the event sequence it goes on from. */
+export function emptyChange(now: number, lastSeq = 0): Change {
   return {
     now,
+    history: emptyHistory(lastSeq),
     upserts: new Map(),
     deletes: new Set(),
     counts: new Map(),
@@ -54,6 +60,10 @@ function merge(base: Change, delta: Change): Change {
   base.added.allComponents += delta.added.allComponents
   for (const version of delta.added.versions) base.added.versions.add(version)
   base.heartbeats += delta.heartbeats
+  base.history.events.push(...delta.history.events)
+  base.history.droppedEvents.push(...delta.history.droppedEvents)
+  base.history.capped += delta.history.capped
+  base.history.lastSeq = Math.max(base.history.lastSeq, delta.history.lastSeq)
   return base
 }
 
@@ -62,7 +72,9 @@ export function addCount(change: Change, key: CounterKey, n = 1): void {
 }
 
 export function isEmpty(change: Change): boolean {
-  return change.upserts.size === 0 && change.deletes.size === 0 && change.counts.size === 0 && change.meta.size === 0
+  const { events, droppedEvents } = change.history
+  return change.upserts.size === 0 && change.deletes.size === 0 && change.counts.size === 0 && change.meta.size === 0 &&
+    events.length === 0 && droppedEvents.length === 0
 }
 
 /**
@@ -76,18 +88,21 @@ function leaves(change: Change, record: ComponentRecord): void {
 /** What a heartbeat or a declaration adds to the fleet, as the caps count it. */
 type Adding = Pick<Heartbeat, 'agent' | 'component' | 'version'>
 
-export type PlannerSettings = ReadinessSettings & { limits?: Limits | undefined }
+export type PlannerSettings = ReadinessSettings & Partial<HistorySettings> & { limits?: Limits | undefined }
+
+/** HISTORY_DAYS and HISTORY_PER_COMPONENT when a store is opened without them (tests, examples). */
+export const DEFAULT_HISTORY: HistorySettings = { historyDays: 30, historyPerComponent: 100 }
 
 type CapCode = Exclude<LimitCode, 'rate_limited'> | 'too_many_components_in_fleet'
 
 export class Planner {
-  readonly settings: ReadinessSettings
+  readonly settings: HistoryPlanSettings
   private readonly limits: Limits
   /** Kept in memory: a restart (or another isolate) only ever lets a client through. */
   private readonly rate: RateLimiter | undefined
 
   constructor(settings: PlannerSettings) {
-    this.settings = settings
+    this.settings = { ...DEFAULT_HISTORY, ...settings }
     this.limits = settings.limits ?? NO_LIMITS
     this.rate = this.limits.ratePerSecond > 0 ? new RateLimiter(this.limits.ratePerSecond) : undefined
   }
@@ -99,14 +114,19 @@ export class Planner {
    * through `base`, so a group of n batches costs O(n), not O(n²).
    */
   batch(state: FleetState, batch: readonly Heartbeat[], now: number, base?: Change): Change {
-    const prior = base ?? emptyChange(now)
-    const delta = emptyChange(now)
+    const prior = base ?? emptyChange(now, state.lastEventSeq)
+    const delta = emptyChange(now, prior.history.lastSeq)
     for (const heartbeat of batch) {
       const key = recordKey(heartbeat.agent, heartbeat.component ?? DEFAULT_COMPONENT)
       const stored = state.records.get(key)
       const planned = delta.upserts.get(key) ?? prior.upserts.get(key)
       const transition = next(planned ?? stored, heartbeat, now, this.settings)
-      const { record } = transition
+      let record: ComponentRecord
+      if (transition.expired) {
+        // Only a stored record can have expired: it leaves the history, and the heartbeat starts it anew.
+        leave(delta.history, stored!, now, this.settings, 'expired')
+        record = settle(delta.history, undefined, transition.record, now, this.settings)
+      } else record = settle(delta.history, planned ?? stored, transition.record, now, this.settings)
       const broken = this.checkCaps(state, record, stored !== undefined && !transition.expired, planned !== undefined, prior.added, delta.added, now)
       if (broken) throw this.capError(broken, state, batch, prior, now, record.agent)
       delta.tokens.set(key, (delta.tokens.get(key) ?? 0) + 1)
@@ -129,18 +149,21 @@ export class Planner {
    * held to the caps; the rate limit is for heartbeats, not for configuration.
    */
   declare(state: FleetState, declaration: Declaration, now: number): Change {
-    const change = emptyChange(now)
+    const change = emptyChange(now, state.lastEventSeq)
     const key = recordKey(declaration.agent, declaration.component)
     const stored = state.records.get(key)
     const expired = stored !== undefined && isExpired(stored, now, this.settings)
-    const record = declare(stored, declaration, now, this.settings)
-    const broken = this.checkCaps(state, record, stored !== undefined && !expired, false, emptyChange(now).added, change.added, now)
-    if (broken) throw this.capError(broken, state, [declaration], change, now, record.agent)
+    const alive = expired ? undefined : stored
+    const declared = declare(alive, declaration, now, this.settings)
+    const broken = this.checkCaps(state, declared, alive !== undefined, false, emptyChange(now).added, change.added, now)
+    if (broken) throw this.capError(broken, state, [declaration], change, now, declared.agent)
     if (expired) {
       addCount(change, 'expired')
       leaves(change, stored)
       if (isOverdue(stored, now, this.settings)) addCount(change, 'missed')
+      leave(change.history, stored, now, this.settings, 'expired')
     }
+    const record = settle(change.history, alive, declared, now, this.settings, alive ? undefined : DECLARED)
     change.upserts.set(key, record)
     change.results.push(record)
     return change
@@ -148,7 +171,7 @@ export class Planner {
 
   /** Remove one component; `results` holds it if a reader could still see it. */
   removeComponent(state: FleetState, agent: string, component: string, now: number): Change {
-    const change = emptyChange(now)
+    const change = emptyChange(now, state.lastEventSeq)
     const record = state.records.get(recordKey(agent, component))
     if (record) this.drop(change, record, now)
     return change
@@ -159,7 +182,7 @@ export class Planner {
    * limit one commit); `results` holds those a reader could still see.
    */
   remove(state: FleetState, agent: string, now: number, max = Infinity): Change {
-    const change = emptyChange(now)
+    const change = emptyChange(now, state.lastEventSeq)
     for (const record of state.componentsOf(agent)) {
       if (change.deletes.size >= max) break
       this.drop(change, record, now)
@@ -172,20 +195,33 @@ export class Planner {
     change.deletes.add(recordKey(record.agent, record.component))
     leaves(change, record)
     if (isOverdue(record, now, this.settings)) addCount(change, 'missed')
-    if (isExpired(record, now, this.settings)) addCount(change, 'expired')
+    const expired = isExpired(record, now, this.settings)
+    if (expired) addCount(change, 'expired')
     else change.results.push(record)
+    leave(change.history, record, now, this.settings, expired ? 'expired' : 'deregistered')
   }
 
-  /** Drop components silent past the expiry, at most `max` of them (a driver may limit one commit). */
+  /**
+   * Drop components silent past the expiry; record the deadlines passed since the
+   * last sweep, at the deadline (so history sees a miss when it happens, not when
+   * the next heartbeat comes); trim timelines past HISTORY_DAYS. At most `max`
+   * records are touched (a driver may limit one commit).
+   */
   sweep(state: FleetState, now: number, max = Infinity): Change {
-    const change = emptyChange(now)
+    const change = emptyChange(now, state.lastEventSeq)
     for (const [key, record] of state.records) {
-      if (change.deletes.size >= max) break
-      if (!isExpired(record, now, this.settings)) continue
-      change.deletes.add(key)
-      leaves(change, record)
-      addCount(change, 'expired')
-      if (isOverdue(record, now, this.settings)) addCount(change, 'missed')
+      if (change.deletes.size + change.upserts.size >= max) break
+      if (isExpired(record, now, this.settings)) {
+        change.deletes.add(key)
+        leaves(change, record)
+        addCount(change, 'expired')
+        if (isOverdue(record, now, this.settings)) addCount(change, 'missed')
+        leave(change.history, record, now, this.settings, 'expired')
+        continue
+      }
+      const noticed = noticeMiss(change.history, record, now, this.settings)
+      const updated = trimRecord(change.history, noticed, now, this.settings) ?? noticed
+      if (updated !== record) change.upserts.set(key, updated)
     }
     return change
   }

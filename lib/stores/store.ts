@@ -4,6 +4,7 @@
 // every implementation to the same behaviour, through this port only.
 import type { FleetSummary } from '../agent-states.ts'
 import type { Heartbeat } from '../heartbeat.ts'
+import type { HistoryEvent } from '../history.ts'
 import type { ComponentRecord, Declaration } from '../readiness.ts'
 
 export { recordKey } from './fleet-state.ts'
@@ -16,6 +17,8 @@ export interface FleetCounters {
   missed: number
   /** Components dropped after EXPIRE_SECONDS of silence (`pulsegate_expired_total`). */
   expired: number
+  /** History events dropped past HISTORY_PER_COMPONENT (`pulsegate_history_dropped_total`). */
+  historyDropped: number
 }
 
 /** Counters that describe traffic, keyed by one label value (reason, status code). */
@@ -56,6 +59,22 @@ export interface Declared {
   created: boolean
 }
 
+/** A page of history: one agent's newest first (before a seq), or the fleet's oldest first (after a seq). */
+export interface EventQuery {
+  agent?: string | undefined
+  /** With `agent`: events recorded before this seq (the page before ended there). */
+  before?: number | undefined
+  /** Without `agent`: events recorded after this seq. */
+  after?: number | undefined
+  limit: number
+}
+
+export interface EventPage {
+  events: HistoryEvent[]
+  /** The page was full: there may be more past its last event. */
+  more: boolean
+}
+
 export interface Store {
   /**
    * Apply a batch of heartbeats atomically, each through `next()`, and resolve
@@ -78,7 +97,26 @@ export interface Store {
   agent(agent: string, now: number): Promise<AgentRead>
   /** Agents per state and the fleet's aggregate, at `now`; for /readyz. */
   summary(now: number): Promise<FleetSummary>
+  /** History events (lib/history.ts), a page at a time. */
+  events(query: EventQuery): Promise<EventPage>
+  /**
+   * Every event recorded after `after` (a seq; undefined: from now on), then each
+   * new one as it is stored, until `signal` aborts.
+   */
+  watch(after: number | undefined, signal: AbortSignal): AsyncIterable<HistoryEvent>
   /** Count one rejected request or one scrape, by label. */
   count(counter: TrafficCounter, label: string): Promise<void>
   close(): Promise<void>
+}
+
+/** Every event recorded after `after`, read from `store` a page at a time, oldest first. */
+export async function* eventsAfter(store: Pick<Store, 'events'>, after: number, signal: AbortSignal): AsyncIterable<HistoryEvent> {
+  for (let last = after, more = true; more && !signal.aborted; ) {
+    const page = await store.events({ after: last, limit: 500 })
+    for (const event of page.events) {
+      last = event.seq
+      yield event
+    }
+    more = page.more
+  }
 }

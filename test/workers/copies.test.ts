@@ -152,7 +152,7 @@ describe('reads proportional to what is asked', () => {
 })
 
 describe('the object', () => {
-  it('drops expired components on its alarm, set when a write could expire, counting them', async () => {
+  it('drops expired components on its alarm, set when a write has something due, counting and recording them', async () => {
     const { store, stub } = fleet('do')
     await store.apply([{ agent: 'old', status: 'ok' }], Date.now() - 3_700_000)
     const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())
@@ -163,8 +163,13 @@ describe('the object', () => {
     // Counted as expired (and missed) once dropped; what the alarm dropped stays dropped.
     expect((await store.snapshot(Date.now())).counters).toMatchObject({ expired: 1, missed: 1 })
     expect(await store.remove('old', Date.now())).toBe(0)
-    // The next wake-up is the next expiry.
-    expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).toBeGreaterThan(Date.now() + 3_500_000)
+    // Its history says when it was missed and when it expired, though no request came then.
+    const { events } = await store.events({ agent: 'old', limit: 10 })
+    expect(events.map((e) => [e.to, e.reason])).toEqual([[null, 'expired'], ['degraded', 'missed heartbeat'], ['ok', null]])
+    // The next wake-up is the next thing due: new's deadline, 60 s + 30 s of grace after its heartbeat.
+    const next = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())
+    expect(next).toBeGreaterThan(Date.now() + 80_000)
+    expect(next).toBeLessThanOrEqual(Date.now() + 90_001)
   })
 
   it("keeps rejections and scrapes in the object's storage, so no isolate memory is needed", async () => {

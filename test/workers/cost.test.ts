@@ -79,9 +79,17 @@ describe('what a request costs the Durable Object', () => {
     }
     const one = await cost(() => post({ agent: 'n-3-3', status: 'ok' }))
     expect(one).toMatchObject({ objectRequests: OPERATIONS.heartbeat.objectRequests, rowsWritten: OPERATIONS.heartbeat.rowsWritten })
-    // An agent reporting 4 components in one batch: one request, a row per component, and the shared rows once.
-    const batch = await cost(() => post(['a', 'b', 'c', 'd'].map((component) => ({ agent: 'n-3-3', component, status: 'ok' }))))
-    expect(batch.objectRequests).toBe(1)
-    expect(batch.rowsWritten).toBe(4 + (OPERATIONS.heartbeat.rowsWritten - 1))
+    // An agent reporting 4 new components in one batch: one request; each component's row, and its first
+    // event (a row under the agent and one in the fleet's feed); the shared rows once.
+    const components = ['a', 'b', 'c', 'd'].map((component) => ({ agent: 'n-3-3', component, status: 'ok' as const }))
+    const first = await cost(() => post(components))
+    expect(first.objectRequests).toBe(1)
+    expect(first.rowsWritten).toBe(4 * 3 + (OPERATIONS.heartbeat.rowsWritten - 1))
+    // The same again: nothing a reader sees changes, so no event, a row per component.
+    const again = await cost(() => post(components))
+    expect(again.rowsWritten).toBe(4 + (OPERATIONS.heartbeat.rowsWritten - 1))
+    // A transition costs two rows more than the heartbeat that makes it.
+    const transition = await cost(() => post({ agent: 'n-3-3', status: 'degraded' }))
+    expect(transition.rowsWritten).toBe(OPERATIONS.heartbeat.rowsWritten + 2)
   })
 })
