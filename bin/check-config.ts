@@ -7,7 +7,7 @@ import { parse } from 'smol-toml'
 import { SettingsError, loadSettings, settingNames } from '../lib/settings.ts'
 
 /** Settings that are secrets: `wrangler secret put NAME`, never [vars], which are stored in plain text. */
-const SECRETS = ['HEARTBEAT_TOKEN', 'METRICS_TOKEN', 'PING_KEY']
+const SECRETS = ['HEARTBEAT_TOKEN', 'METRICS_TOKEN', 'READ_TOKEN', 'PING_KEY', 'WEBHOOK_SECRET']
 
 type Config = { vars?: Record<string, unknown>; env?: Record<string, { vars?: Record<string, unknown> }> }
 

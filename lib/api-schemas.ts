@@ -147,3 +147,34 @@ export const eventPageSchema = z
     next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
   })
   .meta({ id: 'EventPage' })
+
+export const silenceSchema = z
+  .strictObject({
+    agent: z.string(),
+    until: timestamp.meta({ description: 'Notifications are held back until then' }),
+    reason: z.string().nullable(),
+    at: timestamp.meta({ description: 'When the silence was set' }),
+  })
+  .meta({ id: 'Silence', description: "An agent whose components notify nothing (their states and history still change)" })
+
+export const sinkStatusSchema = z
+  .strictObject({
+    sink: z.string().meta({ description: 'The kind and host: the URL itself may hold a secret (a Slack webhook does)', example: 'webhook:hooks.example.com' }),
+    pending: z.int().min(0).meta({ description: 'Notifications waiting for it, retries included' }),
+    oldest_pending: timestamp.nullable().meta({ description: 'When the oldest of them was written' }),
+    last_delivered: timestamp.nullable(),
+    last_error: z.string().nullable().meta({ description: 'What the last failed attempt got' }),
+    last_error_at: timestamp.nullable(),
+  })
+  .meta({ id: 'SinkStatus' })
+
+export const notificationStatusSchema = z
+  .strictObject({
+    sinks: z.array(sinkStatusSchema).meta({ description: 'Every sink the settings name, and any that still has notifications' }),
+    silences: z.array(silenceSchema).meta({ description: 'The silences in force' }),
+    fleet_silence: z
+      .strictObject({ since: timestamp, agents: z.int().min(1) })
+      .nullable()
+      .meta({ description: 'A fleet-wide silence in force: many agents missed their deadlines at once, and one notification said so' }),
+  })
+  .meta({ id: 'NotificationStatus' })

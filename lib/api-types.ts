@@ -263,6 +263,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/agents/{agent}/silence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hold back an agent's notifications for a while
+         * @description Its components still change state and history, and probes and metrics answer as before; nothing is told of them until the silence ends. A component still down when it ends (or is lifted) is told then. A new silence replaces the one before.
+         */
+        post: operations["silenceAgent"];
+        /** Lift an agent's silence: what is still down is told now */
+        delete: operations["liftSilence"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where notifications go, what waits, what failed last, and the silences in force */
+        get: operations["getNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -356,7 +394,7 @@ export interface components {
                  * @description Stable and machine-readable
                  * @enum {string}
                  */
-                code: "invalid_heartbeat" | "malformed_json" | "invalid_authorization" | "invalid_query" | "unauthorized" | "not_found" | "unknown_agent" | "method_not_allowed" | "body_too_large" | "unsupported_media_type" | "too_many_agents" | "too_many_components" | "too_many_versions" | "rate_limited" | "store_unavailable" | "internal_error" | "invalid_settings" | "http_error" | "invalid_declaration" | "unknown_component" | "pings_off";
+                code: "invalid_heartbeat" | "malformed_json" | "invalid_authorization" | "invalid_query" | "unauthorized" | "not_found" | "unknown_agent" | "method_not_allowed" | "body_too_large" | "unsupported_media_type" | "too_many_agents" | "too_many_components" | "too_many_versions" | "rate_limited" | "store_unavailable" | "internal_error" | "invalid_settings" | "http_error" | "invalid_declaration" | "unknown_component" | "pings_off" | "invalid_silence" | "not_silenced";
                 /** @description For people */
                 message: string;
                 /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
@@ -447,7 +485,7 @@ export interface components {
             /** @description Silence after which the component is dropped (never before it has been seen missed for a whole period); 0 never; sticky; default EXPIRE_SECONDS, never for a declared component */
             expire_seconds?: number;
             /**
-             * @description Shown in /v1/agents, never exported as metric labels. At most 8; names are Prometheus label names, not starting with __ and not agent, component or version; values at most 128 characters. Replaced as a whole.
+             * @description Shown in /v1/agents and carried by notifications and alerts; on /metrics only as pulsegate_component_info, for the names METRICS_LABELS lists. At most 8; names are Prometheus label names, not starting with __ and not agent, component or version; values at most 128 characters. Replaced as a whole.
              * @example {
              *       "region": "eu-west"
              *     }
@@ -687,7 +725,7 @@ export interface components {
             /** @description Silence after which the component is dropped (never before it has been seen missed for a whole period); 0 never; sticky; default EXPIRE_SECONDS, never for a declared component */
             expire_seconds?: number;
             /**
-             * @description Shown in /v1/agents, never exported as metric labels. At most 8; names are Prometheus label names, not starting with __ and not agent, component or version; values at most 128 characters. Replaced as a whole.
+             * @description Shown in /v1/agents and carried by notifications and alerts; on /metrics only as pulsegate_component_info, for the names METRICS_LABELS lists. At most 8; names are Prometheus label names, not starting with __ and not agent, component or version; values at most 128 characters. Replaced as a whole.
              * @example {
              *       "region": "eu-west"
              *     }
@@ -735,6 +773,84 @@ export interface components {
             to: "ok" | "recovering" | "degraded" | "starting" | null;
             /** @description A message, or pulsegate's own: missed heartbeat, ran too long, deregistered, expired, declared */
             reason: string | null;
+        };
+        /** @description An agent whose components notify nothing (their states and history still change) */
+        Silence: {
+            agent: string;
+            /**
+             * Format: date-time
+             * @description Notifications are held back until then
+             * @example 2026-11-22T18:04:35.592Z
+             */
+            until: string;
+            reason: string | null;
+            /**
+             * Format: date-time
+             * @description When the silence was set
+             * @example 2026-11-22T18:04:35.592Z
+             */
+            at: string;
+        };
+        SilenceRequest: {
+            /**
+             * Format: date-time
+             * @description Until when (RFC 3339); or give `for_seconds`
+             */
+            until?: string;
+            /** @description For how long from now, at most 7776000 (90 days) */
+            for_seconds?: number;
+            /** @description Why, for whoever looks: a maintenance window, a ticket */
+            reason?: string;
+        };
+        Lifted: {
+            agent: string;
+            /** @enum {boolean} */
+            lifted: true;
+        };
+        NotificationStatus: {
+            /** @description Every sink the settings name, and any that still has notifications */
+            sinks: components["schemas"]["SinkStatus"][];
+            /** @description The silences in force */
+            silences: components["schemas"]["Silence"][];
+            /** @description A fleet-wide silence in force: many agents missed their deadlines at once, and one notification said so */
+            fleet_silence: {
+                /**
+                 * Format: date-time
+                 * @description ISO 8601, UTC
+                 * @example 2026-11-22T18:04:35.592Z
+                 */
+                since: string;
+                agents: number;
+            } | null;
+        };
+        SinkStatus: {
+            /**
+             * @description The kind and host: the URL itself may hold a secret (a Slack webhook does)
+             * @example webhook:hooks.example.com
+             */
+            sink: string;
+            /** @description Notifications waiting for it, retries included */
+            pending: number;
+            /**
+             * Format: date-time
+             * @description When the oldest of them was written
+             * @example 2026-11-22T18:04:35.592Z
+             */
+            oldest_pending: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC
+             * @example 2026-11-22T18:04:35.592Z
+             */
+            last_delivered: string | null;
+            /** @description What the last failed attempt got */
+            last_error: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC
+             * @example 2026-11-22T18:04:35.592Z
+             */
+            last_error_at: string | null;
         };
     };
     responses: {
@@ -2808,6 +2924,380 @@ export interface operations {
                              * @enum {string}
                              */
                             code: "invalid_query" | "invalid_authorization";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The token is missing or wrong (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description The bearer challenge (RFC 6750) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description Anything else, logged by the server (`internal_error`); on Workers, a bad setting (`invalid_settings`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "internal_error" | "invalid_settings";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    silenceAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The agent id; it need not have reported yet */
+                agent: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SilenceRequest"];
+            };
+        };
+        responses: {
+            /** @description Silenced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Silence"];
+                };
+            };
+            /** @description The agent id or the silence is not valid (`invalid_silence`, with `issues`), not JSON (`malformed_json`), or an Authorization header that is not `Bearer <token>` (`invalid_authorization`, with WWW-Authenticate) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "invalid_silence" | "malformed_json" | "invalid_authorization";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The token is missing or wrong (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description The bearer challenge (RFC 6750) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The body is over 16384 bytes (`body_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "body_too_large";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The Content-Type is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "unsupported_media_type";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description Anything else, logged by the server (`internal_error`); on Workers, a bad setting (`invalid_settings`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "internal_error" | "invalid_settings";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The store could not write; nothing was stored, retry (`store_unavailable`) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before a retry can succeed */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "store_unavailable";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    liftSilence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The agent id; it need not have reported yet */
+                agent: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Lifted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lifted"];
+                };
+            };
+            /** @description The agent id or the silence is not valid (`invalid_silence`, with `issues`), not JSON (`malformed_json`), or an Authorization header that is not `Bearer <token>` (`invalid_authorization`, with WWW-Authenticate) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "invalid_silence" | "malformed_json" | "invalid_authorization";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The token is missing or wrong (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description The bearer challenge (RFC 6750) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "unauthorized";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The agent is not silenced (`not_silenced`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "not_silenced";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description Anything else, logged by the server (`internal_error`); on Workers, a bad setting (`invalid_settings`) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "internal_error" | "invalid_settings";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+            /** @description The store could not write; nothing was stored, retry (`store_unavailable`) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before a retry can succeed */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "store_unavailable";
+                            /** @description For people */
+                            message: string;
+                            /** @description invalid_heartbeat and invalid_query only: what is wrong, where */
+                            issues?: components["schemas"]["Issue"][];
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getNotifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The state of delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationStatus"];
+                };
+            };
+            /** @description Sent an Authorization header that is not `Bearer <token>` (`invalid_authorization`, with WWW-Authenticate) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /**
+                             * @description Stable and machine-readable
+                             * @enum {string}
+                             */
+                            code: "invalid_authorization";
                             /** @description For people */
                             message: string;
                             /** @description invalid_heartbeat and invalid_query only: what is wrong, where */

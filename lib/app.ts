@@ -12,6 +12,7 @@ import { requestMetrics } from './request-metrics.ts'
 import { agentRoutes } from './routes/agents.ts'
 import { componentRoutes } from './routes/components.ts'
 import { eventRoutes } from './routes/events.ts'
+import { notificationRoutes } from './routes/notifications.ts'
 import { pingRoutes } from './routes/ping.ts'
 import type { AppEnv, RouteDeps } from './routes/deps.ts'
 import { docsRoutes } from './routes/docs.ts'
@@ -81,6 +82,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.route('/', componentRoutes(deps))
   app.route('/', pingRoutes(deps))
   app.route('/', eventRoutes(deps))
+  app.route('/', notificationRoutes(deps))
   if (settings.statusPage !== 'off') {
     const source = storeStatusSource(store, deps.views, settings, deps.clock)
     app.route(

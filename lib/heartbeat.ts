@@ -85,7 +85,7 @@ const labels = z.preprocess(
     .refine((l) => Object.keys(l).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`)
     .meta({
       description:
-        'Shown in /v1/agents, never exported as metric labels. At most 8; names are Prometheus label names, not starting with __ and not agent, component or version; values at most 128 characters. Replaced as a whole.',
+        'Shown in /v1/agents and carried by notifications and alerts; on /metrics only as pulsegate_component_info, for the names METRICS_LABELS lists. At most 8; names are Prometheus label names, not starting with __ and not agent, component or version; values at most 128 characters. Replaced as a whole.',
       maxProperties: MAX_LABELS,
       propertyNames: { pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$', maxLength: MAX_LABEL_NAME },
       example: { region: 'eu-west' },

@@ -7,6 +7,8 @@ import { backgroundFailures } from './background.ts'
 import type { AgentView, ComponentView, FleetView } from './fleet.ts'
 import { SLICE, forEachInSlices } from './slices.ts'
 import { STATE_VALUE, type State } from './readiness.ts'
+import { infoLabelName } from './settings.ts'
+import { sinkLabel } from './notify/notification.ts'
 import { type Counters, recordKey } from './stores/store.ts'
 
 export interface BuildInfo {
@@ -20,6 +22,8 @@ export interface ScrapeInput {
   build: BuildInfo
   /** Scrapes being served right now, this one included. */
   inFlight: number
+  /** The time of the scrape (ms), for the age of what waits in the outbox. */
+  now: number
   /** Process metrics (process_*, nodejs_*, request durations) where the runtime has them. */
   runtimeRegistry?: Registry | undefined
 }
@@ -87,11 +91,23 @@ export const METRICS = {
   pulsegate_expired_total: { kind: Counter, help: 'Components dropped after the expiry of silence.' },
   pulsegate_history_dropped_total: { kind: Counter, help: 'History events dropped, oldest first, past HISTORY_PER_COMPONENT.' },
   pulsegate_overdue_components: { kind: Gauge, help: 'Components past their heartbeat deadline right now.' },
+  pulsegate_notifications_total: {
+    kind: Counter,
+    help: 'Notification delivery attempts, by sink (kind:host) and result: delivered, failed (to be retried), dropped (given up).',
+    labelNames: ['sink', 'result'],
+  },
+  pulsegate_notifications_oldest_pending_seconds: { kind: Gauge, help: 'Age of the oldest notification not yet delivered; 0 when none waits.' },
   pulsegate_build_info: { kind: Gauge, help: 'Always 1; labels say what is running.', labelNames: ['version', 'runtime'] },
   pulsegate_background_errors_total: {
     kind: Counter,
     help: 'Failures of work no request waits for (a sweep, counting a scrape), by task, in this process.',
     labelNames: ['task'],
+  },
+  // Opt-in (METRICS_LABELS), as kube-state-metrics' kube_pod_labels: label_<name> labels beside agent and component.
+  pulsegate_component_info: {
+    kind: Gauge,
+    help: 'Always 1, one series per component; label_<name> holds its heartbeat label <name> of METRICS_LABELS, empty without it.',
+    labelNames: ['agent', 'component'],
   },
 } as const satisfies Record<string, Definition>
 
@@ -152,10 +168,17 @@ class ComponentFamilies {
     'pulsegate_job_last_duration_seconds',
     'pulsegate_job_last_exit_code',
     'pulsegate_job_last_success_timestamp_seconds',
+    'pulsegate_component_info',
   ] as const satisfies readonly MetricName[]
   private readonly done: string[][] = this.names.map(() => [])
   private readonly open: string[] = this.names.map(() => '')
   private lines = 0
+  /** pulsegate_component_info's labels: [label_<name>, the heartbeat label it holds]; none, and the family has no series. */
+  private readonly info: readonly (readonly [string, string])[]
+
+  constructor(info: readonly (readonly [string, string])[]) {
+    this.info = info
+  }
 
   add(set: string, c: ComponentView): void {
     const r = c.record
@@ -167,6 +190,12 @@ class ComponentFamilies {
       if (r.lastDurationSeconds !== null) this.line(3, set, r.lastDurationSeconds)
       if (r.lastExitCode !== null) this.line(4, set, r.lastExitCode)
       if (r.lastSuccessAt !== null) this.line(5, set, r.lastSuccessAt / 1000)
+    }
+    if (this.info.length > 0) {
+      let pairs = ''
+      // Own properties only: a label named like an Object.prototype member (constructor) must read "" when unset.
+      for (const [name, label] of this.info) pairs += `,${name}="${escapeLabelValue(Object.hasOwn(r.labels, label) ? r.labels[label]! : '')}"`
+      this.line(6, `${set.slice(0, -1)}${pairs}}`, 1)
     }
     if (++this.lines % SLICE === 0) this.cut()
   }
@@ -207,13 +236,14 @@ function* componentsOf(view: FleetView): Iterable<[AgentView, ComponentView]> {
  * block is kept for as long as the fleet view it came from. A scrape of an
  * unchanged fleet of 100k components then costs the few small families only.
  */
-export function createMetricsRenderer(): MetricsRenderer {
+export function createMetricsRenderer(options: { componentLabels?: readonly string[] } = {}): MetricsRenderer {
+  const info = (options.componentLabels ?? []).map((label) => [infoLabelName(label), label] as const)
   let labelsByKey = new Map<string, string>()
   const perView = new WeakMap<FleetView, Promise<{ lines: string[]; totals: FleetTotals }>>()
 
   const componentBlock = async (view: FleetView) => {
     const labels = new Map<string, string>()
-    const families = new ComponentFamilies()
+    const families = new ComponentFamilies(info)
     await forEachInSlices(componentsOf(view), ([agent, c]) => {
       const key = recordKey(agent.agent, c.record.component)
       let set = labelsByKey.get(key)
@@ -260,6 +290,13 @@ export function createMetricsRenderer(): MetricsRenderer {
     counter('pulsegate_expired_total').inc(counters.expired)
     counter('pulsegate_history_dropped_total').inc(counters.historyDropped)
     gauge('pulsegate_overdue_components').set(view.overdue)
+    const notifications = counter('pulsegate_notifications_total')
+    for (const [key, n] of Object.entries(counters.notifications)) {
+      const colon = key.indexOf(':')
+      notifications.inc({ sink: sinkLabel(key.slice(colon + 1)), result: key.slice(0, colon) }, n)
+    }
+    const oldest = counters.oldestPending
+    gauge('pulsegate_notifications_oldest_pending_seconds').set(oldest === null ? 0 : Math.max(0, (input.now - oldest) / 1000))
     gauge('pulsegate_build_info').set({ ...input.build }, 1)
     const background = counter('pulsegate_background_errors_total')
     for (const [task, n] of backgroundFailures()) background.inc({ task }, n)

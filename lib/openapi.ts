@@ -43,6 +43,20 @@ export const storeUnavailable = errorAnswer(
   { 'Retry-After': retryAfterHeader },
 )
 
+/** A request body that is not what the route takes: its code (with `issues`), not JSON, or a malformed token. */
+export function invalidBody(code: string, what: string) {
+  return errorAnswer(
+    `${what} is not valid (\`${code}\`, with \`issues\`), not JSON (\`malformed_json\`), or ${malformedAuthorization}`,
+    [code, 'malformed_json', 'invalid_authorization'],
+  )
+}
+
+/** What every route with a JSON body can answer besides its own refusals. */
+export const bodyErrors = {
+  413: errorAnswer(`The body is over ${MAX_BODY_BYTES} bytes (\`body_too_large\`)`, ['body_too_large']),
+  415: errorAnswer('The Content-Type is not JSON (`unsupported_media_type`)', ['unsupported_media_type']),
+} as const
+
 /** The 400 of a query that is not valid, as the routes with a validated query answer it. */
 export const invalidQuery = errorAnswer('The query is not valid (`invalid_query`, with `issues`)', ['invalid_query'])
 /** The same, for a route behind a token. */
@@ -59,7 +73,7 @@ const ALL_CODES = [
   'invalid_heartbeat', 'malformed_json', 'invalid_authorization', 'invalid_query', 'unauthorized', 'not_found', 'unknown_agent',
   'method_not_allowed', 'body_too_large', 'unsupported_media_type', 'too_many_agents', 'too_many_components', 'too_many_versions',
   'rate_limited', 'store_unavailable', 'internal_error', 'invalid_settings', 'http_error', 'invalid_declaration', 'unknown_component',
-  'pings_off',
+  'pings_off', 'invalid_silence', 'not_silenced',
 ] as const
 
 /**
@@ -123,6 +137,7 @@ export function openApiDocument(app: OpenAPIHono<any>, version: string): Record<
       { name: 'Heartbeats', description: 'What agents send' },
       { name: 'Agents', description: 'What pulsegate knows of each agent, and what is expected of its components' },
       { name: 'History', description: 'Every change of state, kept for HISTORY_DAYS: pages, and a live stream' },
+      { name: 'Notifications', description: 'Webhooks and Alertmanager: what waits, what failed, and silences' },
       { name: 'Pings', description: "healthchecks.io's ping URLs, for cron jobs: on with PING_KEY" },
       { name: 'Probes', description: "Liveness of pulsegate, readiness of the fleet: Teleport's codes, Kubernetes' ?verbose and ?exclude" },
       { name: 'Metrics', description: 'The Prometheus exposition' },

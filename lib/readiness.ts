@@ -3,6 +3,7 @@
 // epoch) is always passed in, so every store and runtime gives the same answer
 // for the same records, and tests can walk the clock exactly.
 import type { HistoryPoint } from './history.ts'
+import type { Alert } from './notify/notification.ts'
 import { DEFAULT_TZ, type Schedule, defaultScheduleGrace, nextRun, scheduleDeadline } from './schedule.ts'
 
 export const STATES = ['ok', 'recovering', 'degraded', 'starting'] as const
@@ -102,6 +103,8 @@ export interface ComponentRecord {
   lastSuccessAt: number | null
   /** Its recent timeline, oldest first: when it entered each state (lib/history.ts). */
   history: HistoryPoint[]
+  /** While it is degraded and notifications are on: what it was told of it (lib/stores/plan-notify.ts). */
+  alert: Alert | null
   /**
    * Heartbeats this component has sent since it registered. The record keeps its
    * own share of `heartbeat_connections_received_total`, so a heartbeat writes
@@ -122,6 +125,7 @@ const ADDED: Omit<ComponentRecord, 'agent' | 'component' | 'state' | 'recovering
   lastExitCode: null,
   lastSuccessAt: null,
   history: [],
+  alert: null,
   beats: 0,
 }
 

@@ -2,6 +2,8 @@
 // start, or say in one line why not; sweep expired components while it runs;
 // and on SIGTERM or SIGINT stop taking requests, answer those in flight, and
 // close. Runtime-neutral: each entry hands in its own way to listen and to exit.
+import { Courier } from './notify/courier.ts'
+import { sinksOf } from './notify/sinks.ts'
 import type { Hono } from 'hono'
 import { inBackground } from './background.ts'
 import { configureLogging, logger } from './logging.ts'
@@ -121,13 +123,19 @@ export async function run<S extends Store>(entry: Entry<S>): Promise<void> {
     return fail(listenFailure(error, settings))
   }
 
-  const sweeper = new Sweeper(store, settings.sweepSeconds * 1000, entry.unref)
+  const sinks = sinksOf(settings)
+  const courier = sinks.length > 0 ? new Courier(store, sinks) : undefined
+  const sweeper = new Sweeper(store, settings.sweepSeconds * 1000, entry.unref, courier)
   sweeper.start()
+  // Alertmanager forgets a firing alert past its endsAt: post the firing ones again while they fire.
+  const resend = courier && settings.alertmanagerUrls.length > 0 ? setInterval(() => void courier.resend(), settings.alertmanagerResendSeconds * 1000) : undefined
+  if (resend) entry.unref(resend)
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
     logger.info(`pulsegate: ${signal}, closing`)
     sweeper.stop()
+    clearInterval(resend) // a firing alert stays firing: a clean stop does not resolve what is still true
     // Every acknowledged heartbeat is already stored: what a stop owes is an answer to what was
     // asked. For a moment it still takes the connections that were already on their way (closing
     // a listener resets those it has not accepted yet), then it stops taking any and answers what
@@ -166,16 +174,19 @@ class Sweeper {
   private readonly store: Store & Partial<Wakeful>
   private readonly periodMs: number
   private readonly unref: (timer: ReturnType<typeof setTimeout>) => void
+  private readonly courier: Courier | undefined
 
-  constructor(store: Store & Partial<Wakeful>, periodMs: number, unref: (timer: ReturnType<typeof setTimeout>) => void) {
+  constructor(store: Store & Partial<Wakeful>, periodMs: number, unref: (timer: ReturnType<typeof setTimeout>) => void, courier?: Courier) {
     this.store = store
     this.periodMs = periodMs
     this.unref = unref
+    this.courier = courier
   }
 
   start(): void {
     this.stopListening = this.store.onWake?.((at) => this.at(at))
-    this.at(Date.now() + this.periodMs)
+    // What came due while pulsegate was down (a deadline, a notification owed) is handled at once.
+    this.at(this.store.nextWake?.(Date.now()) ?? Date.now() + this.periodMs)
   }
 
   stop(): void {
@@ -198,6 +209,8 @@ class Sweeper {
     this.timerAt = Infinity
     this.timer = undefined
     await inBackground('sweep', () => this.store.sweep(Date.now()))
+    // What the sweep (or a heartbeat since) owes someone goes out now; the courier never throws.
+    await this.courier?.drain()
     const now = Date.now()
     // Something due that the sweep could not record (a failing disk) waits a while, not a busy loop.
     this.at(Math.max(now + Math.min(1000, this.periodMs), this.store.nextWake?.(now) ?? Infinity))

@@ -2,8 +2,10 @@
 // validated once at start: a bad value stops the start with a message naming it.
 import { z } from 'zod'
 import { DIAGNOSTICS_SCHEMA, type DiagnosticsSettings, checkTlsPair, diagnosticsSettings } from './diagnostics-settings.ts'
+import { MAX_LABEL_NAME, RESERVED_LABELS } from './heartbeat.ts'
 import type { HistorySettings } from './history.ts'
 import type { Limits } from './limits.ts'
+import { NOTIFY_SCHEMA, type NotificationSettings, notificationSettings } from './notify/settings.ts'
 import type { ReadinessSettings } from './readiness.ts'
 
 const cap = (fallback: number) => z.coerce.number().int().min(0).default(fallback)
@@ -55,12 +57,49 @@ const pingKeys = z
     message: 'a key is 16–128 of A-Z a-z 0-9 _ - (e.g. openssl rand -hex 16)',
   })
 
+/** The label pulsegate_component_info gives heartbeat label `name`: kube-state-metrics' rule for kube_pod_labels. */
+export function infoLabelName(name: string): string {
+  return `label_${name.replace(/[^a-zA-Z0-9_]/g, '_')}`
+}
+
+/** A name a heartbeat's labels may hold: lib/heartbeat.ts's rule; a name no heartbeat can carry would only ever be "". */
+function isHeartbeatLabelName(name: string): boolean {
+  return name.length <= MAX_LABEL_NAME && /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) && !name.startsWith('__') && !RESERVED_LABELS.has(name)
+}
+
+// Heartbeat label names exported on pulsegate_component_info. Few: each lengthens every component's series.
+const MAX_METRICS_LABELS = 10
+const metricsLabels = z
+  .string()
+  .optional()
+  .refine((value) => value === undefined || value.split(',').some((n) => n.trim() !== ''), {
+    message: 'lists no label name (only commas and blanks); unset it to export no pulsegate_component_info',
+  })
+  .transform((value) => (value ?? '').split(',').map((n) => n.trim()).filter(Boolean))
+  .superRefine((names, ctx) => {
+    if (names.length > MAX_METRICS_LABELS) ctx.addIssue({ code: 'custom', message: `lists ${names.length} label names, at most ${MAX_METRICS_LABELS}` })
+    const exported = new Map<string, string>()
+    for (const name of names) {
+      if (!isHeartbeatLabelName(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${JSON.stringify(name)} is not a label name a heartbeat may carry ([a-zA-Z_][a-zA-Z0-9_]*, at most ${MAX_LABEL_NAME}, not __…, agent, component or version)`,
+        })
+        continue
+      }
+      const first = exported.get(infoLabelName(name))
+      if (first === undefined) exported.set(infoLabelName(name), name)
+      else ctx.addIssue({ code: 'custom', message: first === name ? `lists ${JSON.stringify(name)} twice` : `${JSON.stringify(first)} and ${JSON.stringify(name)} would both be ${infoLabelName(name)}` })
+    }
+  })
+
 /** What every runtime reads. */
 const commonSettings = {
   LOG_SEVERITY,
   LOG_FORMAT,
   HEARTBEAT_TOKEN: tokens,
   METRICS_TOKEN: tokens,
+  METRICS_LABELS: metricsLabels,
   READ_TOKEN: tokens,
   STATUS_PAGE: z.enum(['public', 'token', 'off']).default('public'),
   STATUS_PAGE_DETAILS: z.enum(['true', 'false']).optional(),
@@ -75,6 +114,7 @@ const commonSettings = {
   RATE_LIMIT_PER_SECOND: z.coerce.number().finite().min(0).default(10),
   HISTORY_DAYS: z.coerce.number().int().min(1).max(366).default(30),
   HISTORY_PER_COMPONENT: z.coerce.number().int().min(10).max(10_000).default(100),
+  ...NOTIFY_SCHEMA,
   CORS_ORIGINS: origins,
 }
 
@@ -114,12 +154,14 @@ const defaults = {
   workers: z.object(serverSettings).parse({}),
 }
 
-export interface Settings extends ReadinessSettings, HistorySettings, DiagnosticsSettings {
+export interface Settings extends ReadinessSettings, HistorySettings, DiagnosticsSettings, NotificationSettings {
   port: number
   host: string
   dataDir: string
   heartbeatTokens: string[]
   metricsTokens: string[]
+  /** Heartbeat label names /metrics exports on pulsegate_component_info (as label_<name>); none: no such family. */
+  metricsLabels: string[]
   /** Tokens for reading agents and history (GET /v1/agents…, /v1/events…); none: reads are open. */
   readTokens: string[]
   /** /status and the badges: for anyone, for holders of a READ_TOKEN, or not served. */
@@ -181,6 +223,7 @@ export function loadSettings(env: Record<string, unknown> = {}, runtime: Runtime
     dataDir: s.DATA_DIR,
     heartbeatTokens: s.HEARTBEAT_TOKEN,
     metricsTokens: s.METRICS_TOKEN,
+    metricsLabels: s.METRICS_LABELS,
     readTokens: s.READ_TOKEN,
     statusPage: s.STATUS_PAGE,
     // A page behind a token is for the team: it shows what agents said, unless told not to.
@@ -205,6 +248,7 @@ export function loadSettings(env: Record<string, unknown> = {}, runtime: Runtime
     allowUnauthenticated: s.ALLOW_UNAUTHENTICATED === 'true',
     synchronous: s.SQLITE_SYNCHRONOUS,
     ...diagnosticsSettings(s),
+    ...notificationSettings(s),
     corsOrigins: s.CORS_ORIGINS,
   }
 }

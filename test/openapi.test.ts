@@ -50,8 +50,9 @@ describe('GET /openapi.json', () => {
       ),
     )
     expect([...documented].sort()).toEqual([...routed].sort())
-    // 11, PUT and DELETE of a component, GET and POST of the two ping URL forms, and the three of history.
-    expect(routed.size).toBe(20)
+    // 11, PUT and DELETE of a component, GET and POST of the two ping URL forms, the three of history,
+    // and the three of notifications (the status and a silence's POST and DELETE).
+    expect(routed.size).toBe(23)
   })
 
   it('says what every operation can answer: 500 everywhere, the token and its 401, Retry-After, Age', async () => {
@@ -61,8 +62,10 @@ describe('GET /openapi.json', () => {
         const operation = item[method]
         expect(operation.responses['500'], `${method} ${path}`).toBeDefined()
         if (operation.security) expect(operation.responses['401'].headers['WWW-Authenticate'].required).toBe(true)
-        // Declaring a component of an unknown agent adds it: the one {agent} operation with no 404.
-        if (path.includes('{agent}') && method !== 'put') expect(operation.responses['404'], `${method} ${path}`).toBeDefined()
+        // Declaring a component of an unknown agent adds it, and an agent can be silenced before it reports:
+        // the {agent} operations with no 404.
+        const unknownIsFine = method === 'put' || path.endsWith('/silence') && method === 'post'
+        if (path.includes('{agent}') && !unknownIsFine) expect(operation.responses['404'], `${method} ${path}`).toBeDefined()
       }
     }
     const heartbeat = paths['/v1/heartbeat'].post
@@ -80,7 +83,8 @@ describe('GET /openapi.json', () => {
       metricsToken: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
       readToken: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
     })
-    for (const path of ['/v1/agents', '/v1/agents/{agent}', '/v1/agents/{agent}/events', '/v1/events', '/v1/events/stream']) {
+    expect(paths['/v1/agents/{agent}/silence'].post.security).toEqual([{ heartbeatToken: [] }])
+    for (const path of ['/v1/agents', '/v1/agents/{agent}', '/v1/agents/{agent}/events', '/v1/events', '/v1/events/stream', '/v1/notifications']) {
       expect(paths[path].get.security, path).toEqual([{ readToken: [] }])
     }
     expect(components.responses.MethodNotAllowed.headers.Allow.required).toBe(true)

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest'
 import type { Heartbeat } from '../lib/heartbeat.ts'
 import { summarize } from '../lib/fleet.ts'
 import { type HistoryEvent, type HistorySettings, agentHistory } from '../lib/history.ts'
-import type { Limits } from '../lib/limits.ts'
+import { type Limits, NO_LIMITS } from '../lib/limits.ts'
 import type { ReadinessSettings } from '../lib/readiness.ts'
+import type { NotifySettings } from '../lib/stores/plan-notify.ts'
 import type { Store } from '../lib/stores/store.ts'
 
 export interface StoreHarness {
@@ -28,7 +29,7 @@ const hb = (agent: string, status: Heartbeat['status'], extra: Partial<Heartbeat
 
 export function storeSuite(
   name: string,
-  open: (settings: ReadinessSettings & Partial<HistorySettings> & { limits?: Limits }) => Promise<StoreHarness>,
+  open: (settings: ReadinessSettings & Partial<HistorySettings> & { limits?: Limits; notify?: NotifySettings }) => Promise<StoreHarness>,
 ): void {
   describe(`store: ${name}`, () => {
     const fresh = async () => (await open(suiteSettings)).store
@@ -38,7 +39,7 @@ export function storeSuite(
     it('starts empty', async () => {
       const snapshot = await (await fresh()).snapshot(at(0))
       expect(snapshot.records).toEqual([])
-      expect(snapshot.counters).toEqual({ received: 0, missed: 0, expired: 0, historyDropped: 0, rejected: {}, scrapes: {} })
+      expect(snapshot.counters).toEqual({ received: 0, missed: 0, expired: 0, historyDropped: 0, rejected: {}, scrapes: {}, notifications: {}, oldestPending: null })
     })
 
     it('applies a heartbeat and returns the resulting record', async () => {
@@ -84,7 +85,7 @@ export function storeSuite(
         schedule: null, tz: null, maxRunSeconds: null, expireSeconds: null, declared: false, runs: [],
         lastDurationSeconds: null, lastExitCode: null, lastSuccessAt: null,
         // Its timeline: ok from its first heartbeat on (the second changed nothing a reader sees).
-        history: [{ at: at(0), state: 'ok', seq: at(0) * 1000 }],
+        history: [{ at: at(0), state: 'ok', seq: at(0) * 1000 }], alert: null,
       })
     })
 
@@ -302,6 +303,116 @@ export function storeSuite(
       const traffic = harness.storesTrafficCounters ? before.counters : { rejected: {}, scrapes: {} }
       expect(after.counters).toMatchObject({ rejected: traffic.rejected, scrapes: traffic.scrapes })
       await reopened.close()
+    })
+
+    describe('notifications', () => {
+      const SINKS = ['webhook:http://hooks.test/a', 'alertmanager:http://am.test']
+      const notify = (extra: Partial<NotifySettings> = {}): NotifySettings => ({
+        sinks: SINKS, notifyAfterSeconds: 30, notifyRepeatSeconds: 0, massShare: 0, massMinAgents: 10, ...extra,
+      })
+      const withNotify = async (extra: Partial<NotifySettings> = {}, limits?: Limits) => open({ ...suiteSettings, notify: notify(extra), ...(limits ? { limits } : {}) })
+      /** What is due at `now`, as [sink kind, kind, agent/component, from, to, seconds after T0]. */
+      const due = async (store: Store, now: number) =>
+        (await store.deliveries(now, 100)).map(({ entry: { sink, notification: n } }) => [
+          sink.slice(0, sink.indexOf(':')), n.kind, `${n.agent}/${n.component}`, n.from, n.to, (n.at - T0) / 1000,
+        ])
+      const deliverAll = async (store: Store, now: number) => {
+        const items = await store.deliveries(now, 100)
+        await store.settleDeliveries(items.map(({ key }) => ({ key, outcome: 'delivered' as const })), now)
+        return items.length
+      }
+
+      it('writes a down per sink with the transition, due after NOTIFY_AFTER_SECONDS, and keeps it across a reopen', async () => {
+        const harness = await withNotify()
+        await harness.store.apply([hb('web-1', 'ok')], at(0))
+        await harness.store.apply([hb('web-1', 'degraded', { message: 'disk full', labels: { team: 'db' } })], at(5))
+        expect(await due(harness.store, at(34.999))).toEqual([])
+        const reopened = await harness.reopen()
+        expect(await due(reopened, at(35))).toEqual([
+          ['alertmanager', 'down', 'web-1/main', 'ok', 'degraded', 5],
+          ['webhook', 'down', 'web-1/main', 'ok', 'degraded', 5],
+        ])
+        const [first] = await reopened.deliveries(at(35), 1)
+        expect(first!.entry.notification).toMatchObject({ reason: 'disk full', labels: { team: 'db' }, since: at(5) })
+        expect((await reopened.notificationStatus(at(35))).sinks.map((s) => [s.sink, s.pending, s.oldestPending])).toEqual([
+          ['alertmanager:http://am.test', 1, at(5)],
+          ['webhook:http://hooks.test/a', 1, at(5)],
+        ])
+        await reopened.close()
+      })
+
+      it('takes a down back when the component recovers within NOTIFY_AFTER_SECONDS, and tells up after it', async () => {
+        const store = (await withNotify()).store
+        await store.apply([hb('a', 'degraded'), hb('b', 'degraded')], at(0))
+        await store.apply([hb('a', 'ok')], at(10)) // within 30 s: nothing is ever told of a
+        expect(await due(store, at(31))).toEqual([
+          ['alertmanager', 'down', 'b/main', null, 'degraded', 0],
+          ['webhook', 'down', 'b/main', null, 'degraded', 0],
+        ])
+        expect(await deliverAll(store, at(31))).toBe(2)
+        await store.apply([hb('b', 'ok')], at(40))
+        expect(await due(store, at(40))).toEqual([
+          ['alertmanager', 'up', 'b/main', 'degraded', 'recovering', 40],
+          ['webhook', 'up', 'b/main', 'degraded', 'recovering', 40],
+        ])
+        await deliverAll(store, at(40))
+        expect(await due(store, at(100))).toEqual([])
+        expect((await store.snapshot(at(100))).counters.notifications).toEqual({
+          'delivered:alertmanager:http://am.test': 2,
+          'delivered:webhook:http://hooks.test/a': 2,
+        })
+      })
+
+      it("retries a failed delivery when it is due again, holding back what follows for that component", async () => {
+        const harness = await withNotify({ sinks: [SINKS[0]!] })
+        const { store } = harness
+        await store.apply([hb('a', 'degraded')], at(0))
+        const [down] = await store.deliveries(at(30), 10)
+        await store.settleDeliveries([{ key: down!.key, outcome: 'failed', error: 'hooks.test answered 503', retryAt: at(35) }], at(30))
+        await store.apply([hb('a', 'ok')], at(31))
+        expect(await store.deliveries(at(34), 10)).toEqual([]) // the up waits for the down before it
+        const reopened = await harness.reopen()
+        const retry = await reopened.deliveries(at(35), 10)
+        expect(retry.map(({ entry }) => [entry.notification.kind, entry.attempts, entry.lastError])).toEqual([['down', 1, 'hooks.test answered 503']])
+        expect((await reopened.notificationStatus(at(35))).sinks[0]).toMatchObject({ pending: 2, lastError: 'hooks.test answered 503', lastErrorAt: at(30) })
+        await reopened.settleDeliveries(retry.map(({ key }) => ({ key, outcome: 'delivered' as const })), at(35))
+        expect((await reopened.deliveries(at(35), 10)).map(({ entry }) => entry.notification.kind)).toEqual(['up'])
+        await reopened.close()
+      })
+
+      it('tells nothing of a silenced agent, and what is still down once the silence is lifted', async () => {
+        const store = (await withNotify({ sinks: [SINKS[0]!] })).store
+        await store.silence({ agent: 'a', until: at(3600), reason: 'maintenance', at: at(0) }, at(0))
+        await store.apply([hb('a', 'degraded'), hb('b', 'degraded')], at(1))
+        expect((await due(store, at(60))).map((d) => d[2])).toEqual(['b/main'])
+        expect((await store.notificationStatus(at(60))).silences).toEqual([{ agent: 'a', until: at(3600), reason: 'maintenance', at: at(0) }])
+        await deliverAll(store, at(60))
+        expect(await store.unsilence('a', at(100))).toBe(true)
+        expect(await store.unsilence('a', at(100))).toBe(false)
+        expect(await due(store, at(100))).toEqual([['webhook', 'down', 'a/main', 'ok', 'degraded', 1]])
+      })
+
+      it('reminds every NOTIFY_REPEAT_SECONDS while still down, from the sweep', async () => {
+        const store = (await withNotify({ sinks: [SINKS[0]!], notifyRepeatSeconds: 600 })).store
+        await store.apply([hb('a', 'degraded', { interval_seconds: 3600 })], at(0))
+        await deliverAll(store, at(30))
+        await store.sweep(at(629))
+        expect(await due(store, at(629))).toEqual([])
+        await store.sweep(at(630))
+        expect(await due(store, at(630))).toEqual([['webhook', 'reminder', 'a/main', 'degraded', 'degraded', 630]])
+      })
+
+      it('tells one fleet-wide silence, not a down per agent, when most of the fleet misses its deadline at once', async () => {
+        const store = (await withNotify({ sinks: [SINKS[0]!], massShare: 0.5, massMinAgents: 3 }, NO_LIMITS)).store
+        const agents = Array.from({ length: 6 }, (_, i) => `host-${i}`)
+        await store.apply(agents.map((agent) => hb(agent, 'ok', { interval_seconds: 10, grace_seconds: 0 })), at(0))
+        await store.apply([hb('host-5', 'ok')], at(9)) // host-5 keeps beating
+        await store.sweep(at(11)) // host-0 … host-4 missed at 10 s
+        const told = await store.deliveries(at(60), 100)
+        expect(told.map(({ entry }) => entry.notification.kind)).toEqual(['fleet'])
+        expect(told[0]!.entry.notification.missed).toEqual({ agents: 5, of: 6, sample: agents.slice(0, 5) })
+        expect((await store.notificationStatus(at(60))).mass).toMatchObject({ since: at(10), agents: 5 })
+      })
     })
 
     describe('history', () => {

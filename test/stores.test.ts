@@ -85,7 +85,7 @@ describe('node:sqlite on a database pulsegate 0.1 wrote', () => {
         version: '2.0', pid: 42, labels: { region: 'eu' }, intervalSeconds: 30, graceSeconds: null, beats: 0,
         // What 0.1 had no column for reads as its default.
         schedule: null, tz: null, maxRunSeconds: null, expireSeconds: null, declared: false, runs: [],
-        lastDurationSeconds: null, lastExitCode: null, lastSuccessAt: null, history: [],
+        lastDurationSeconds: null, lastExitCode: null, lastSuccessAt: null, history: [], alert: null,
       }])
       expect(counters).toMatchObject({ received: 7, missed: 2, expired: 0 })
       await store.close()

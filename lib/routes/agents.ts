@@ -12,7 +12,7 @@ import { DEFAULT_TZ } from '../schedule.ts'
 import { MAX_BODY_BYTES, agentId, heartbeatBodySchema, heartbeatIssues } from '../heartbeat.ts'
 import { limitBody, requireJson, requireToken } from '../http.ts'
 import {
-  authErrors, documentedOnly, errorAnswer, internalError, invalidQueryOrAuthorization, malformedAuthorization, retryAfterHeader, storeUnavailable,
+  authErrors, bodyErrors, documentedOnly, errorAnswer, internalError, invalidQueryOrAuthorization, malformedAuthorization, retryAfterHeader, storeUnavailable,
   unknownAgent,
 } from '../openapi.ts'
 import { type AppEnv, type RouteDeps, countRejections, refuseQuery, storeOr503 } from './deps.ts'
@@ -122,8 +122,7 @@ const heartbeatRoute = createRoute({
       ['invalid_heartbeat', 'malformed_json', 'invalid_authorization'],
     ),
     ...authErrors,
-    413: errorAnswer(`The body is over ${MAX_BODY_BYTES} bytes (\`body_too_large\`)`, ['body_too_large']),
-    415: errorAnswer('The Content-Type is not JSON (`unsupported_media_type`)', ['unsupported_media_type']),
+    ...bodyErrors,
     422: errorAnswer('The batch would take the fleet past MAX_AGENTS, MAX_COMPONENTS_PER_AGENT or MAX_VERSIONS', [
       'too_many_agents',
       'too_many_components',

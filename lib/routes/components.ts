@@ -6,22 +6,19 @@ import { z } from 'zod'
 import { declaredSchema, removedComponentSchema } from '../api-schemas.ts'
 import { ApiError } from '../errors.ts'
 import { viewComponent } from '../fleet.ts'
-import { MAX_BODY_BYTES, agentId, componentId, declarationSchema, heartbeatIssues } from '../heartbeat.ts'
+import { MAX_BODY_BYTES, agentId, componentId, declarationSchema } from '../heartbeat.ts'
 import { limitBody, requireJson, requireToken } from '../http.ts'
-import { authErrors, errorAnswer, internalError, malformedAuthorization, storeUnavailable } from '../openapi.ts'
+import { authErrors, bodyErrors, errorAnswer, internalError, invalidBody, storeUnavailable } from '../openapi.ts'
 import { agentHistory } from '../history.ts'
 import { componentJson } from './agents.ts'
-import { type AppEnv, type RouteDeps, countRejections, storeOr503 } from './deps.ts'
+import { type AppEnv, type RouteDeps, countRejections, refuseBody, storeOr503 } from './deps.ts'
 
 const componentParams = z.object({
   agent: agentId.meta({ description: 'The agent id', example: 'db-1' }),
   component: componentId.meta({ description: 'The component, 1–64 of A-Z a-z 0-9 . _ : -', example: 'backup' }),
 })
 
-const invalidDeclaration = errorAnswer(
-  `The agent id, the component name or the declaration is not valid (\`invalid_declaration\`, with \`issues\`), not JSON (\`malformed_json\`), or ${malformedAuthorization}`,
-  ['invalid_declaration', 'malformed_json', 'invalid_authorization'],
-)
+const invalidDeclaration = invalidBody('invalid_declaration', 'The agent id, the component name or the declaration')
 
 const declareRoute = createRoute({
   method: 'put',
@@ -47,8 +44,7 @@ const declareRoute = createRoute({
     201: { description: 'Declared: a component pulsegate did not have', content: { 'application/json': { schema: declaredSchema } } },
     400: invalidDeclaration,
     ...authErrors,
-    413: errorAnswer(`The body is over ${MAX_BODY_BYTES} bytes (\`body_too_large\`)`, ['body_too_large']),
-    415: errorAnswer('The Content-Type is not JSON (`unsupported_media_type`)', ['unsupported_media_type']),
+    ...bodyErrors,
     422: errorAnswer('A new component would take the fleet past MAX_AGENTS or MAX_COMPONENTS_PER_AGENT or MAX_COMPONENTS', [
       'too_many_agents',
       'too_many_components',
@@ -78,12 +74,7 @@ const removeRoute = createRoute({
 })
 
 /** The hook of both routes: a bad id, name or declaration is a 400 naming each field. */
-function refuse(result: { success: true } | { success: false; error: z.ZodError }): undefined {
-  if (result.success) return undefined
-  throw new ApiError(400, 'invalid_declaration', 'the declaration is not valid; nothing was stored', {
-    issues: heartbeatIssues(result.error, undefined),
-  })
-}
+const refuse = refuseBody('invalid_declaration', 'declaration')
 
 export function componentRoutes({ store, settings, clock, count }: RouteDeps): OpenAPIHono<AppEnv> {
   const routes = new OpenAPIHono<AppEnv>()

@@ -3,6 +3,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { ZodError } from 'zod'
 import { ApiError } from '../errors.ts'
+import { heartbeatIssues } from '../heartbeat.ts'
 import { LimitError } from '../limits.ts'
 import { logOnce } from '../logging.ts'
 import type { Settings } from '../settings.ts'
@@ -51,6 +52,14 @@ export function countRejections(count: RouteDeps['count']): MiddlewareHandler<Ap
 /** A query's zod issues as the JSON error's `issues`. */
 export function queryIssues(error: ZodError) {
   return error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'number' ? p : String(p))), message: i.message }))
+}
+
+/** The hook of a route with a validated body: a 400 `code` naming each field; nothing is stored. */
+export function refuseBody(code: string, what: string) {
+  return (result: { success: true } | { success: false; error: ZodError }): undefined => {
+    if (result.success) return undefined
+    throw new ApiError(400, code, `the ${what} is not valid; nothing was stored`, { issues: heartbeatIssues(result.error, undefined) })
+  }
 }
 
 /** The hook of a route with a validated query: a 400 naming each field. */

@@ -41,7 +41,7 @@ const metricsRoute = createRoute({
 
 export function metricsRoutes({ settings, clock, views, count }: RouteDeps, options: MetricsOptions): OpenAPIHono<AppEnv> {
   const routes = new OpenAPIHono<AppEnv>()
-  const render = createMetricsRenderer()
+  const render = createMetricsRenderer({ componentLabels: settings.metricsLabels })
   let inFlight = 0
 
   routes.openapi(
@@ -62,14 +62,15 @@ export function metricsRoutes({ settings, clock, views, count }: RouteDeps, opti
       ],
     },
     async (c) => {
-      const { view, snapshot } = await views.fleet(clock())
+      const now = clock()
+      const { view, snapshot } = await views.fleet(now)
       const format = accepts(c, {
         header: 'Accept',
         supports: ['application/openmetrics-text', 'text/plain'],
         default: 'text/plain',
       })
       const exposition = await render(
-        { view, counters: snapshot.counters, build: options.build, inFlight, runtimeRegistry: options.runtimeRegistry },
+        { view, counters: snapshot.counters, build: options.build, inFlight, now, runtimeRegistry: options.runtimeRegistry },
         format === 'application/openmetrics-text',
       )
       // Sent a chunk at a time: a large fleet's exposition is never one string held up at once.

@@ -19,8 +19,12 @@ export type Kind =
   | 'event'
   /** The same event in the fleet's order, `${seq}`: the feed /v1/events reads, and what HISTORY_DAYS trims. */
   | 'feed'
+  /** A notification waiting for a sink, `${sink}\0${id}` (lib/notify/notification.ts's OutboxEntry). */
+  | 'outbox'
+  /** A silenced agent, by agent id. */
+  | 'silence'
 
-export const KINDS: readonly Kind[] = ['component', 'counter', 'meta', 'event', 'feed']
+export const KINDS: readonly Kind[] = ['component', 'counter', 'meta', 'event', 'feed', 'outbox', 'silence']
 
 export interface Entry {
   key: string

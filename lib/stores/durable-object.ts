@@ -5,6 +5,10 @@
 // (DurableObjectStore) asks the object, or — with PROBE_SOURCE=cache — a copy of
 // the object's answer cached where the Worker runs, only while that copy can
 // prove its answer (docs/architecture.md, "Copies").
+import { Courier } from '../notify/courier.ts'
+import type { DeliveryResult, OutboxEntry, Silence, SinkStatus } from '../notify/notification.ts'
+import { sinksOf } from '../notify/sinks.ts'
+import type { NotificationStatus } from './engine.ts'
 import { DurableObject } from 'cloudflare:workers'
 import type { Heartbeat } from '../heartbeat.ts'
 import { type FleetSummary, mergeSummaries } from '../agent-states.ts'
@@ -63,6 +67,10 @@ export class Fleet extends DurableObject<FleetEnv> {
   private engine!: Engine
   /** When the alarm that drops expired components is set for, as far as this object knows. */
   private alarmAt: number | null = null
+  /** Delivers the outbox, when notifications are on. */
+  private courier: Courier | undefined
+  /** When Alertmanager's firing alerts are next posted again. */
+  private resendAt = 0
 
   constructor(ctx: DurableObjectState, env: FleetEnv) {
     super(ctx, env)
@@ -87,6 +95,34 @@ export class Fleet extends DurableObject<FleetEnv> {
     // No group commit of the engine's own: the output gate already coalesces the writes of concurrent requests.
     this.engine = await Engine.open(new SqlDriver(this.database()), settings, { storeTrafficCounters: true })
     this.engine.onEvents((events) => this.relay(events))
+    // A notification written (or a retry planned) is due at some time: the alarm comes by then.
+    this.engine.onWake((at) => void this.wakeBy(at))
+    const sinks = sinksOf(settings)
+    this.courier = sinks.length > 0 ? new Courier(this.engine, sinks) : undefined
+  }
+
+  silence(silence: Silence, now: number): Promise<void> {
+    return this.engine.silence(silence, now)
+  }
+
+  unsilence(agent: string, now: number): Promise<boolean> {
+    return this.engine.unsilence(agent, now)
+  }
+
+  notificationStatus(now: number): Promise<NotificationStatus> {
+    return this.engine.notificationStatus(now)
+  }
+
+  deliveries(now: number, limit: number): Promise<{ key: string; entry: OutboxEntry }[]> {
+    return this.engine.deliveries(now, limit)
+  }
+
+  settleDeliveries(results: DeliveryResult[], now: number): Promise<void> {
+    return this.engine.settleDeliveries(results, now)
+  }
+
+  activeAlerts(now: number): Promise<ComponentRecord[]> {
+    return this.engine.activeAlerts(now)
   }
 
   apply(batch: Heartbeat[], now: number): Promise<Refusable<ComponentRecord[]>> {
@@ -168,8 +204,21 @@ export class Fleet extends DurableObject<FleetEnv> {
     const now = Date.now()
     this.alarmAt = null
     await this.engine.sweep(now)
-    // At least once a day, so history past HISTORY_DAYS goes even in a fleet where nothing is due.
-    await this.wakeBy(Math.min(this.engine.nextWake(now), now + 86_400_000))
+    let next = this.engine.nextWake(now)
+    if (this.courier) {
+      await this.courier.drain()
+      if (this.settings.alertmanagerUrls.length > 0) {
+        if (now >= this.resendAt) {
+          await this.courier.resend()
+          this.resendAt = now + this.settings.alertmanagerResendSeconds * 1000
+        }
+        if ((await this.engine.activeAlerts(now)).length > 0) next = Math.min(next, this.resendAt)
+      }
+      next = Math.min(next, this.engine.nextWake(Date.now()))
+    }
+    // At least once a day, so history past HISTORY_DAYS goes even in a fleet where nothing is due;
+    // never sooner than a second from now, so a delivery that keeps failing is not a busy loop.
+    await this.wakeBy(Math.max(Math.min(next, now + 86_400_000), Date.now() + 1000))
   }
 
   /** Send each stored event to every watcher's socket; a socket that fails is the watcher's to reopen. */
@@ -279,6 +328,34 @@ export class DurableObjectStore implements Store {
 
   remove(agent: string, now: number): Promise<number> {
     return this.object(this.nameFor(agent)).remove(agent, now)
+  }
+
+  silence(silence: Silence, now: number): Promise<void> {
+    return this.object(this.nameFor(silence.agent)).silence(silence, now)
+  }
+
+  unsilence(agent: string, now: number): Promise<boolean> {
+    return this.object(this.nameFor(agent)).unsilence(agent, now)
+  }
+
+  async notificationStatus(now: number): Promise<NotificationStatus> {
+    const parts = await Promise.all(this.names.map((name) => this.object(name).notificationStatus(now)))
+    return mergeNotificationStatus(parts)
+  }
+
+  // Each object delivers its own outbox from its alarm; these are for whoever reads it from outside (the store suite).
+  async deliveries(now: number, limit: number): Promise<{ key: string; entry: OutboxEntry }[]> {
+    const parts = await Promise.all(this.names.map((name) => this.object(name).deliveries(now, limit)))
+    return parts.flat().slice(0, limit)
+  }
+
+  async settleDeliveries(results: readonly DeliveryResult[], now: number): Promise<void> {
+    // A key names no shard; each object settles the keys it holds and ignores the rest.
+    await Promise.all(this.names.map((name) => this.object(name).settleDeliveries([...results], now)))
+  }
+
+  async activeAlerts(now: number): Promise<ComponentRecord[]> {
+    return (await Promise.all(this.names.map((name) => this.object(name).activeAlerts(now)))).flat()
   }
 
   async sweep(now: number): Promise<number> {
@@ -404,9 +481,36 @@ function mergeSnapshots(parts: Snapshot[]): Snapshot {
       historyDropped: merged.counters.historyDropped + part.counters.historyDropped,
       rejected: sum({ ...merged.counters.rejected }, part.counters.rejected),
       scrapes: sum({ ...merged.counters.scrapes }, part.counters.scrapes),
+      notifications: sum({ ...merged.counters.notifications }, part.counters.notifications),
+      oldestPending: [merged.counters.oldestPending, part.counters.oldestPending].reduce<number | null>((a, b) => (a === null ? b : b === null ? a : Math.min(a, b)), null),
     },
     // Each part's revision only grows, so their sum changes whenever any part does.
     revision: merged.revision + part.revision,
     validUntil: Math.min(merged.validUntil, part.validUntil),
   }))
+}
+
+/** The status of several shards as one: each sink's pending summed, its latest times and error. */
+function mergeNotificationStatus(parts: readonly NotificationStatus[]): NotificationStatus {
+  if (parts.length === 1) return parts[0]!
+  const sinks = new Map<string, SinkStatus>()
+  const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b))
+  for (const part of parts) {
+    for (const s of part.sinks) {
+      const held = sinks.get(s.sink)
+      if (!held) {
+        sinks.set(s.sink, { ...s })
+        continue
+      }
+      held.pending += s.pending
+      held.oldestPending = held.oldestPending === null ? s.oldestPending : s.oldestPending === null ? held.oldestPending : Math.min(held.oldestPending, s.oldestPending)
+      held.lastDelivered = latest(held.lastDelivered, s.lastDelivered)
+      if ((s.lastErrorAt ?? -1) > (held.lastErrorAt ?? -1)) Object.assign(held, { lastError: s.lastError, lastErrorAt: s.lastErrorAt })
+    }
+  }
+  return {
+    sinks: [...sinks.values()].sort((a, b) => (a.sink < b.sink ? -1 : 1)),
+    silences: parts.flatMap((p) => p.silences).sort((a, b) => (a.agent < b.agent ? -1 : 1)),
+    mass: parts.find((p) => p.mass)?.mass ?? null,
+  }
 }

@@ -18,10 +18,12 @@ import type { Heartbeat } from '../heartbeat.ts'
 import { DAY_MS, type HistoryEvent, seqBefore, seqKey } from '../history.ts'
 import { type ComponentRecord, type Declaration, type StoredRecord, completeRecord } from '../readiness.ts'
 import type { Driver, Kind, Write } from './driver.ts'
-import { type CounterKey, FleetState } from './fleet-state.ts'
+import { type CounterKey, FleetState, type SinkRecord } from './fleet-state.ts'
 import { Inbox } from '../inbox.ts'
 import { wakeOf } from './plan-history.ts'
 import { type Change, Planner, type PlannerSettings, addCount, emptyChange, isEmpty } from './plan.ts'
+import type { DeliveryResult, OutboxEntry, Silence, SinkStatus } from '../notify/notification.ts'
+import { type MassSilence, planNotifications, remindOf } from './plan-notify.ts'
 import { type AgentRead, type Declared, type EventPage, type EventQuery, type Snapshot, type Store, type TrafficCounter, eventsAfter } from './store.ts'
 
 export interface EngineOptions {
@@ -43,6 +45,13 @@ export interface EngineOptions {
 }
 
 export type EngineSettings = PlannerSettings
+
+/** What GET /v1/notifications shows: each sink, the silences in force, and a fleet-wide silence. */
+export interface NotificationStatus {
+  sinks: SinkStatus[]
+  silences: Silence[]
+  mass: MassSilence | null
+}
 
 /** Commits in a row that met a concurrent writer before a change gives up (the client sees an error, not a false 200). */
 const MAX_ATTEMPTS = 20
@@ -220,8 +229,100 @@ export class Engine implements Store {
    */
   nextWake(now: number): number {
     let at = Infinity
-    for (const record of this.state.records.values()) at = Math.min(at, wakeOf(record, now, this.planner.settings))
+    for (const record of this.state.records.values()) at = Math.min(at, wakeOf(record, now, this.planner.settings), remindOf(record))
+    for (const entry of this.state.outbox.values()) at = Math.min(at, entry.due)
+    for (const silence of this.state.silences.values()) at = Math.min(at, silence.until)
     return at
+  }
+
+  /** The alerts that are on at `now` (told, not quiet), for Alertmanager's re-sends. */
+  async activeAlerts(now: number): Promise<ComponentRecord[]> {
+    await this.catchUp()
+    const out: ComponentRecord[] = []
+    for (const record of this.state.records.values()) if (record.alert && !record.alert.quiet && record.alert.due <= now) out.push(record)
+    return out
+  }
+
+  async silence(silence: Silence, now: number): Promise<void> {
+    await this.alone((state) => this.planner.silence(state, silence, now))
+  }
+
+  async unsilence(agent: string, now: number): Promise<boolean> {
+    const change = await this.alone((state) => this.planner.unsilence(state, agent, now))
+    return change.silences.size > 0
+  }
+
+  async notificationStatus(now: number): Promise<NotificationStatus> {
+    await this.catchUp()
+    const { outbox, silences, sinks, mass } = this.state
+    const names = new Set([...this.planner.notify.sinks, ...sinks.keys()])
+    const status = new Map<string, SinkStatus>()
+    for (const sink of names) {
+      const record = sinks.get(sink)
+      status.set(sink, { sink, pending: 0, oldestPending: null, lastDelivered: record?.lastDelivered ?? null, lastError: record?.lastError ?? null, lastErrorAt: record?.lastErrorAt ?? null })
+    }
+    for (const entry of outbox.values()) {
+      const sink = status.get(entry.sink)
+      if (!sink) continue
+      sink.pending++
+      sink.oldestPending = Math.min(sink.oldestPending ?? Infinity, entry.created)
+    }
+    return {
+      sinks: [...status.values()].sort((a, b) => (a.sink < b.sink ? -1 : 1)),
+      silences: [...silences.values()].filter((s) => s.until > now).sort((a, b) => (a.agent < b.agent ? -1 : 1)),
+      mass: mass ?? null,
+    }
+  }
+
+  /**
+   * Notifications to deliver at `now`, at most `limit`: each sink's in the order
+   * they happened, and none of a component whose earlier notification still waits
+   * (a `down` retrying holds back the `up` after it).
+   */
+  async deliveries(now: number, limit: number): Promise<{ key: string; entry: OutboxEntry }[]> {
+    await this.catchUp()
+    const out: { key: string; entry: OutboxEntry }[] = []
+    const waiting = new Set<string>()
+    for (const key of [...this.state.outbox.keys()].sort()) {
+      if (out.length >= limit) break
+      const entry = this.state.outbox.get(key)!
+      const { agent, component } = entry.notification
+      const subject = `${entry.sink}\u0000${agent}\u0000${component}`
+      if (waiting.has(subject)) continue
+      if (entry.due > now) {
+        if (agent !== '') waiting.add(subject)
+        continue
+      }
+      if (agent !== '') waiting.add(subject)
+      out.push({ key, entry })
+    }
+    return out
+  }
+
+  /** Store what the deliveries came to, in one write: taken ones leave the outbox, failed ones wait for their retry. */
+  async settleDeliveries(results: readonly DeliveryResult[], now: number): Promise<void> {
+    if (results.length === 0) return
+    await this.alone((state) => {
+      const change = emptyChange(now, state.lastEventSeq)
+      const sinks = new Map<string, SinkRecord>()
+      for (const result of results) {
+        const entry = state.outbox.get(result.key)
+        if (!entry) continue
+        const sink = sinks.get(entry.sink) ?? { ...(state.sinks.get(entry.sink) ?? { lastDelivered: null, lastError: null, lastErrorAt: null }) }
+        sinks.set(entry.sink, sink)
+        addCount(change, `notifications:${result.outcome}:${entry.sink}`)
+        if (result.outcome === 'delivered') {
+          change.outbox.set(result.key, undefined)
+          sink.lastDelivered = now
+        } else {
+          sink.lastError = result.error
+          sink.lastErrorAt = now
+          change.outbox.set(result.key, result.outcome === 'dropped' ? undefined : { ...entry, attempts: entry.attempts + 1, due: result.retryAt, lastError: result.error })
+        }
+      }
+      for (const [name, sink] of sinks) change.meta.set(`sink:${name}`, sink)
+      return change
+    })
   }
 
   /** Be told when a stored change brings the next wake earlier than it was; returns the way to stop. */
@@ -364,6 +465,7 @@ export class Engine implements Store {
       }
     }
     const planned = change ?? emptyChange(0)
+    planNotifications(planned, this.state, this.planner.notify)
     if (planned.history.capped > 0) {
       addCount(planned, 'history_dropped', planned.history.capped)
       planned.history.capped = 0
@@ -397,6 +499,8 @@ export class Engine implements Store {
       writes.push({ kind: 'event', key: `${event.agent}\u0000${seqKey(event.seq)}`, value: event })
       writes.push({ kind: 'feed', key: seqKey(event.seq), value: event })
     }
+    for (const [key, value] of change.outbox) writes.push({ kind: 'outbox', key, value })
+    for (const [key, value] of change.silences) writes.push({ kind: 'silence', key, value })
     return writes
   }
 
@@ -405,13 +509,16 @@ export class Engine implements Store {
     for (const [key, record] of change.upserts) this.state.put(key, record)
     for (const [key, n] of change.counts) this.state.setCounter(key, this.state.counter(key) + n)
     for (const [key, value] of change.meta) this.applyMeta(key, value)
+    for (const [key, entry] of change.outbox) this.applyEntry(this.state, 'outbox', key, entry)
+    for (const [agent, silence] of change.silences) this.applyEntry(this.state, 'silence', agent, silence)
     if (change.upserts.size > 0 || change.deletes.size > 0) this.state.revision++
     this.state.lastEventSeq = Math.max(this.state.lastEventSeq, change.history.lastSeq)
     this.planner.spend(change)
     if (change.history.events.length > 0) this.publish(change.history.events)
-    if (this.wakeListeners.size > 0 && change.upserts.size > 0) {
+    if (this.wakeListeners.size > 0 && (change.upserts.size > 0 || change.outbox.size > 0)) {
       let at = Infinity
-      for (const record of change.upserts.values()) at = Math.min(at, wakeOf(record, change.now, this.planner.settings))
+      for (const record of change.upserts.values()) at = Math.min(at, wakeOf(record, change.now, this.planner.settings), remindOf(record))
+      for (const entry of change.outbox.values()) if (entry) at = Math.min(at, entry.due)
       for (const listener of this.wakeListeners) listener(at)
     }
   }
@@ -422,17 +529,28 @@ export class Engine implements Store {
       state.put(key, value === undefined ? undefined : completeRecord(value as StoredRecord))
       state.revision++
     } else if (kind === 'counter') state.setCounter(key, value as number | undefined)
-    else this.applyMeta(key, value)
+    else if (kind === 'outbox') {
+      if (value === undefined) state.outbox.delete(key)
+      else state.outbox.set(key, value as OutboxEntry)
+    } else if (kind === 'silence') {
+      if (value === undefined) state.silences.delete(key)
+      else state.silences.set(key, value as Silence)
+    } else this.applyMeta(key, value, state)
   }
 
-  private applyMeta(key: string, value: unknown): void {
+  private applyMeta(key: string, value: unknown, state = this.state): void {
     if (key === 'epoch') this.epoch = Math.max(this.epoch, Number(value ?? 0))
+    else if (key === 'mass') state.mass = value as MassSilence | undefined
+    else if (key.startsWith('sink:')) {
+      if (value === undefined) state.sinks.delete(key.slice(5))
+      else state.sinks.set(key.slice(5), value as SinkRecord)
+    }
   }
 
   /** Read everything the driver holds into a fresh memory, whose revision is past the one before. */
   private async reload(): Promise<void> {
     const state = new FleetState(this.settings)
-    const kinds: Kind[] = ['component', 'counter', 'meta']
+    const kinds: Kind[] = ['component', 'counter', 'meta', 'outbox', 'silence']
     const lists = await Promise.all(kinds.map((kind) => this.driver.list(kind)))
     kinds.forEach((kind, i) => {
       for (const { key, value } of lists[i]!) this.applyEntry(state, kind, key, value)

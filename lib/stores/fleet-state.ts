@@ -3,6 +3,8 @@
 // every agent's live state), the counters, and the revision. Only the engine
 // changes it, and only with what a driver has already made durable: memory is
 // never ahead of what is stored.
+import type { OutboxEntry, Silence } from '../notify/notification.ts'
+import type { MassSilence } from './plan-notify.ts'
 import { AgentStates, type FleetSummary } from '../agent-states.ts'
 import { type ComponentRecord, type ReadinessSettings, expiryOf, isExpired } from '../readiness.ts'
 import type { Counters, Snapshot } from './store.ts'
@@ -13,11 +15,14 @@ export function recordKey(agent: string, component: string): string {
 }
 
 /** Counters are stored one way everywhere: `received`, or `rejected:<label>` for a labelled family. */
-export type CounterKey = 'received' | 'missed' | 'expired' | 'history_dropped' | `rejected:${string}` | `scrapes:${string}`
+export type CounterKey =
+  | 'received' | 'missed' | 'expired' | 'history_dropped' | `rejected:${string}` | `scrapes:${string}`
+  /** `notifications:<result>:<sink>`, for pulsegate_notifications_total{sink,result}. */
+  | `notifications:${string}`
 
 /** The counters as readers see them; `beats` is what the records hold of `received` (see ComponentRecord.beats). */
 export function countersOf(values: ReadonlyMap<string, number>, beats: number): Counters {
-  const counters: Counters = { received: 0, missed: 0, expired: 0, historyDropped: 0, rejected: {}, scrapes: {} }
+  const counters: Counters = { received: 0, missed: 0, expired: 0, historyDropped: 0, rejected: {}, scrapes: {}, notifications: {}, oldestPending: null }
   for (const [key, value] of values) {
     const colon = key.indexOf(':')
     if (colon < 0) {
@@ -26,10 +31,17 @@ export function countersOf(values: ReadonlyMap<string, number>, beats: number): 
       continue
     }
     const family = key.slice(0, colon)
-    if (family === 'rejected' || family === 'scrapes') counters[family][key.slice(colon + 1)] = value
+    if (family === 'rejected' || family === 'scrapes' || family === 'notifications') counters[family][key.slice(colon + 1)] = value
   }
   counters.received += beats
   return counters
+}
+
+/** What the store keeps of a sink besides its outbox: when it last took a notification, its last error. */
+export interface SinkRecord {
+  lastDelivered: number | null
+  lastError: string | null
+  lastErrorAt: number | null
 }
 
 export class FleetState {
@@ -39,6 +51,14 @@ export class FleetState {
   revision = 0
   /** The sequence of the last event stored (lib/history.ts): the next one is past it. */
   lastEventSeq = 0
+  /** Notifications not yet taken by their sink, by outbox key (kept small: they leave once delivered). */
+  readonly outbox = new Map<string, OutboxEntry>()
+  /** Silenced agents. */
+  readonly silences = new Map<string, Silence>()
+  /** How each sink last did (`sink:<name>` meta entries). */
+  readonly sinks = new Map<string, SinkRecord>()
+  /** The fleet-wide silence in force, if any. */
+  mass: MassSilence | undefined
   /** The heartbeats the records hold (ComponentRecord.beats), summed. */
   private beats = 0
   private readonly settings: ReadinessSettings
@@ -151,6 +171,7 @@ export class FleetState {
       this.live = live = { records, revision: this.revision, nextExpiry }
     }
     const counters = countersOf(this.counters, this.beats)
+    for (const entry of this.outbox.values()) counters.oldestPending = Math.min(counters.oldestPending ?? Infinity, entry.created)
     return { records: live.records, counters, revision: this.revision, validUntil: live.nextExpiry }
   }
 

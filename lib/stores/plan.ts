@@ -5,9 +5,11 @@
 import type { Heartbeat } from '../heartbeat.ts'
 import { type LimitCode, type Limits, LimitError, NO_LIMITS, RateLimiter } from '../limits.ts'
 import { DECLARED, type HistorySettings } from '../history.ts'
-import { type ComponentRecord, DEFAULT_COMPONENT, type Declaration, type ReadinessSettings, declare, isExpired, isOverdue, next } from '../readiness.ts'
+import { type ComponentRecord, DEFAULT_COMPONENT, type Declaration, MISSED_HEARTBEAT, type ReadinessSettings, declare, isExpired, isOverdue, next } from '../readiness.ts'
 import { type CounterKey, type FleetState, recordKey } from './fleet-state.ts'
 import { type HistoryChange, type HistoryPlanSettings, emptyHistory, leave, noticeMiss, settle, trimRecord } from './plan-history.ts'
+import type { OutboxEntry, Silence } from '../notify/notification.ts'
+import { NO_NOTIFICATIONS, type NotifySettings, planReminders, wake } from './plan-notify.ts'
 
 export interface Change {
   now: number
@@ -29,6 +31,10 @@ export interface Change {
   heartbeats: number
   /** The events the change records, and those it drops (lib/stores/plan-history.ts). */
   history: HistoryChange
+  /** Outbox entries to write, by key; undefined deletes one (delivered, given up, taken back). */
+  outbox: Map<string, OutboxEntry | undefined>
+  /** Silences to set, by agent; undefined lifts one. */
+  silences: Map<string, Silence | undefined>
 }
 
 /** A change that touches nothing yet; `lastSeq` is the event sequence it goes on from. */
@@ -44,6 +50,8 @@ export function emptyChange(now: number, lastSeq = 0): Change {
     tokens: new Map(),
     added: { agents: new Set(), components: new Map(), allComponents: 0, versions: new Set() },
     heartbeats: 0,
+    outbox: new Map(),
+    silences: new Map(),
   }
 }
 
@@ -64,6 +72,8 @@ function merge(base: Change, delta: Change): Change {
   base.history.droppedEvents.push(...delta.history.droppedEvents)
   base.history.capped += delta.history.capped
   base.history.lastSeq = Math.max(base.history.lastSeq, delta.history.lastSeq)
+  for (const [key, entry] of delta.outbox) base.outbox.set(key, entry)
+  for (const [agent, silence] of delta.silences) base.silences.set(agent, silence)
   return base
 }
 
@@ -74,7 +84,7 @@ export function addCount(change: Change, key: CounterKey, n = 1): void {
 export function isEmpty(change: Change): boolean {
   const { events, droppedEvents } = change.history
   return change.upserts.size === 0 && change.deletes.size === 0 && change.counts.size === 0 && change.meta.size === 0 &&
-    events.length === 0 && droppedEvents.length === 0
+    events.length === 0 && droppedEvents.length === 0 && change.outbox.size === 0 && change.silences.size === 0
 }
 
 /**
@@ -88,7 +98,7 @@ function leaves(change: Change, record: ComponentRecord): void {
 /** What a heartbeat or a declaration adds to the fleet, as the caps count it. */
 type Adding = Pick<Heartbeat, 'agent' | 'component' | 'version'>
 
-export type PlannerSettings = ReadinessSettings & Partial<HistorySettings> & { limits?: Limits | undefined }
+export type PlannerSettings = ReadinessSettings & Partial<HistorySettings> & { limits?: Limits | undefined; notify?: NotifySettings | undefined }
 
 /** HISTORY_DAYS and HISTORY_PER_COMPONENT when a store is opened without them (tests, examples). */
 export const DEFAULT_HISTORY: HistorySettings = { historyDays: 30, historyPerComponent: 100 }
@@ -97,12 +107,14 @@ type CapCode = Exclude<LimitCode, 'rate_limited'> | 'too_many_components_in_flee
 
 export class Planner {
   readonly settings: HistoryPlanSettings
+  readonly notify: NotifySettings & ReadinessSettings
   private readonly limits: Limits
   /** Kept in memory: a restart (or another isolate) only ever lets a client through. */
   private readonly rate: RateLimiter | undefined
 
   constructor(settings: PlannerSettings) {
     this.settings = { ...DEFAULT_HISTORY, ...settings }
+    this.notify = { ...settings, ...(settings.notify ?? NO_NOTIFICATIONS) }
     this.limits = settings.limits ?? NO_LIMITS
     this.rate = this.limits.ratePerSecond > 0 ? new RateLimiter(this.limits.ratePerSecond) : undefined
   }
@@ -222,6 +234,29 @@ export class Planner {
       const noticed = noticeMiss(change.history, record, now, this.settings)
       const updated = trimRecord(change.history, noticed, now, this.settings) ?? noticed
       if (updated !== record) change.upserts.set(key, updated)
+    }
+    for (const silence of state.silences.values()) if (silence.until <= now) change.silences.set(silence.agent, undefined)
+    planReminders(change, state, this.notify)
+    return change
+  }
+
+  /** Silence an agent's notifications until `until` (again: the new one replaces it). */
+  silence(state: FleetState, silence: Silence, now: number): Change {
+    const change = emptyChange(now, state.lastEventSeq)
+    change.silences.set(silence.agent, silence)
+    return change
+  }
+
+  /** Lift an agent's silence: what is still down is told now. */
+  unsilence(state: FleetState, agent: string, now: number): Change {
+    const change = emptyChange(now, state.lastEventSeq)
+    if (!state.silences.has(agent)) return change
+    change.silences.set(agent, undefined)
+    for (const record of state.componentsOf(agent)) {
+      // One quiet in a fleet-wide silence stays quiet until that ends.
+      if (record.alert?.quiet && !(state.mass && record.alert.reason === MISSED_HEARTBEAT)) {
+        change.upserts.set(recordKey(record.agent, record.component), { ...record, alert: wake(change, this.notify, record, record.alert) })
+      }
     }
     return change
   }

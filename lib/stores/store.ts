@@ -5,6 +5,8 @@
 import type { FleetSummary } from '../agent-states.ts'
 import type { Heartbeat } from '../heartbeat.ts'
 import type { HistoryEvent } from '../history.ts'
+import type { DeliveryResult, OutboxEntry, Silence } from '../notify/notification.ts'
+import type { NotificationStatus } from './engine.ts'
 import type { ComponentRecord, Declaration } from '../readiness.ts'
 
 export { recordKey } from './fleet-state.ts'
@@ -27,6 +29,10 @@ export type TrafficCounter = 'rejected' | 'scrapes'
 export interface Counters extends FleetCounters {
   rejected: Record<string, number>
   scrapes: Record<string, number>
+  /** Delivery attempts by `<result>:<sink>` (`pulsegate_notifications_total`). */
+  notifications: Record<string, number>
+  /** When the oldest notification still waiting was written (ms), or null (`pulsegate_notifications_oldest_pending_seconds`). */
+  oldestPending: number | null
 }
 
 export interface Snapshot {
@@ -104,6 +110,19 @@ export interface Store {
    * new one as it is stored, until `signal` aborts.
    */
   watch(after: number | undefined, signal: AbortSignal): AsyncIterable<HistoryEvent>
+  /** Silence an agent's notifications until `silence.until` (a new one replaces it). */
+  silence(silence: Silence, now: number): Promise<void>
+  /** Lift an agent's silence; resolves with whether it had one. What is still down is told now. */
+  unsilence(agent: string, now: number): Promise<boolean>
+  /** Each sink's outbox and last error, the silences in force, a fleet-wide silence. */
+  notificationStatus(now: number): Promise<NotificationStatus>
+  /**
+   * Notifications to deliver at `now` (the courier's, lib/notify/courier.ts), and
+   * what their delivery came to; the alerts firing at `now`, for Alertmanager.
+   */
+  deliveries(now: number, limit: number): Promise<{ key: string; entry: OutboxEntry }[]>
+  settleDeliveries(results: readonly DeliveryResult[], now: number): Promise<void>
+  activeAlerts(now: number): Promise<ComponentRecord[]>
   /** Count one rejected request or one scrape, by label. */
   count(counter: TrafficCounter, label: string): Promise<void>
   close(): Promise<void>

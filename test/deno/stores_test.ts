@@ -160,7 +160,7 @@ Deno.test('deno kv: serves a 0.1 layout after moving its keys', async () => {
   const snapshot = await store.snapshot(T0)
   expect(snapshot.records).toEqual([{
     ...record, beats: 0, schedule: null, tz: null, maxRunSeconds: null, expireSeconds: null, declared: false, runs: [],
-    lastDurationSeconds: null, lastExitCode: null, lastSuccessAt: null, history: [],
+    lastDurationSeconds: null, lastExitCode: null, lastSuccessAt: null, history: [], alert: null,
   }])
   expect(snapshot.counters).toMatchObject({ received: 5, rejected: { invalid_heartbeat: 2 } })
 })
