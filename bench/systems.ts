@@ -206,11 +206,12 @@ async function startWorkers(kind: Kind, probeSource: 'do' | 'cache'): Promise<Ru
   }
 }
 
-export function start(kind: Kind): Promise<Running> {
+/** Start a system; `env` adds settings to pulsegate's (bench/tracing.ts turns tracing on with it). */
+export function start(kind: Kind, env: Record<string, string> = {}): Promise<Running> {
   switch (kind) {
     case 'pulsegate': {
       const dataDir = mkdtempSync(join(tmpdir(), 'pulsegate-bench-'))
-      return startNode(kind, 'functions/node.ts', { DATA_DIR: dataDir, EXPIRE_SECONDS: '0', ...PULSEGATE_LIMITS }, dataDir)
+      return startNode(kind, 'functions/node.ts', { DATA_DIR: dataDir, EXPIRE_SECONDS: '0', ...PULSEGATE_LIMITS, ...env }, dataDir)
     }
     case 'pulsegate-deployed': {
       const dataDir = mkdtempSync(join(tmpdir(), 'pulsegate-bench-'))

@@ -1,6 +1,7 @@
 // Node ≥ 22.18: settings from env → SQLite store (node:sqlite) → app → @hono/node-server.
 import { Server } from 'node:net'
 import { serve } from '@hono/node-server'
+import { getConnInfo } from '@hono/node-server/conninfo'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { createApp } from '../lib/app.ts'
 import { run } from '../lib/serve.ts'
@@ -9,10 +10,10 @@ import { openSqliteStore } from '../lib/stores/sqlite.ts'
 await run({
   env: process.env,
   openStore: (settings) => openSqliteStore({ dataDir: settings.dataDir, synchronous: settings.synchronous }, settings),
-  app: (settings, store) => {
+  app: (settings, store, profiler) => {
     const runtimeRegistry = new Registry()
     collectDefaultMetrics({ register: runtimeRegistry })
-    return createApp({ store, settings, runtime: 'node', runtimeRegistry })
+    return createApp({ store, settings, runtime: 'node', runtimeRegistry, profiler, clientAddress: (c) => getConnInfo(c).remote.address })
   },
   listen: (fetch, settings) =>
     new Promise((resolve, reject) => {

@@ -3,14 +3,17 @@
 // and hand this app to their server.
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { compress } from 'hono/compress'
+import type { Context } from 'hono'
 import type { Registry } from 'prom-client'
 import { inBackground } from './background.ts'
+import { debugEnabled, logRequest } from './logging.ts'
 import { ApiError, errorResponse, toApiError } from './errors.ts'
 import { allowOrigins, answerOtherMethods } from './http.ts'
 import { openApiDocument } from './openapi.ts'
 import { requestMetrics } from './request-metrics.ts'
 import { agentRoutes } from './routes/agents.ts'
 import { componentRoutes } from './routes/components.ts'
+import { debugRoutes, type Profiler } from './routes/debug.ts'
 import { eventRoutes } from './routes/events.ts'
 import { notificationRoutes } from './routes/notifications.ts'
 import { pingRoutes } from './routes/ping.ts'
@@ -22,6 +25,7 @@ import type { Settings } from './settings.ts'
 import { statusRoutes } from './status/routes.ts'
 import { storeStatusSource } from './status/source.ts'
 import type { Store, TrafficCounter } from './stores/store.ts'
+import { traceRequests } from './tracing.ts'
 import { FleetViews } from './views.ts'
 
 export const VERSION = '0.1.0'
@@ -43,6 +47,10 @@ export interface AppOptions {
    * runtime compresses responses itself and would compress ours a second time.
    */
   compression?: boolean
+  /** DEBUG=true: what takes /debug/pprof/'s profiles (lib/server/profiles.ts); absent, they answer 501. */
+  profiler?: Profiler
+  /** The client's address, where the runtime tells it: DEBUG=true's /debug/pprof/ answers loopback clients only. */
+  clientAddress?: (c: Context) => string | undefined
 }
 
 export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
@@ -68,7 +76,17 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     c.header('X-Content-Type-Options', 'nosniff')
     await next()
   })
+  // Only with tracing on: off, a request pays nothing for it (not even reading its headers for a traceparent).
+  if (settings.tracing.exporter) app.use(traceRequests(settings.tracing.samplingRatePerMillion, VERSION))
   if (runtimeRegistry) app.use(requestMetrics(runtimeRegistry))
+  // LOG_SEVERITY=debug: a line per request, said inside its span (so it carries a sampled trace's id).
+  if (debugEnabled()) {
+    app.use(async (c, next) => {
+      const started = performance.now()
+      await next()
+      logRequest({ method: c.req.method, path: c.req.path, status: c.res.status, durationMs: performance.now() - started })
+    })
+  }
   // Unset, no CORS header at all, and OPTIONS is a 405 like any method a path does not route.
   if (settings.corsOrigins.length > 0) app.use(allowOrigins(settings.corsOrigins))
   // Prometheus always asks for gzip, and a large fleet's exposition shrinks about tenfold.
@@ -96,6 +114,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     )
   }
   app.route('/', metricsRoutes(deps, { build: { version: VERSION, runtime }, runtimeRegistry }))
+  if (settings.debug) app.route('/', debugRoutes({ profiler: options.profiler, loopbackOnly: { clientAddress: options.clientAddress } }))
   // Built once, at the first ask, from every route registered by then (its own included).
   let document: Record<string, unknown> | undefined
   app.route('/', docsRoutes(() => (document ??= openApiDocument(app, VERSION))))

@@ -3,7 +3,7 @@
 // sampled trace carries its trace id, so a log line leads to the trace.
 import { trace, TraceFlags } from '@opentelemetry/api'
 import type { LogFormat, LogSeverity } from './diagnostics-settings.ts'
-import type { ComponentRecord, State } from './readiness.ts'
+import type { HistoryEvent } from './history.ts'
 
 export type Fields = Record<string, unknown>
 
@@ -90,33 +90,18 @@ export function logRequest(request: { method: string; path: string; status: numb
   })
 }
 
-export interface Transition {
-  agent: string
-  component: string
-  /** `new` for a component the store did not have. */
-  from: State | 'new'
-  to: State
-  reason: string | null
-}
-
-/** Debug: a component's stored state changed. The store calls it once the change is committed. */
-export function logTransition(transition: Transition): void {
+/** Debug: each change of state once it is stored, as the history records it (lib/history.ts). */
+export function logEvents(events: readonly HistoryEvent[]): void {
   if (!debugEnabled()) return
-  log('debug', 'state transition', { ...transition })
-}
-
-/**
- * Debug: every stored state a committed change alters, from the records before it.
- * A missed deadline is worked out when read, not stored, so it shows as the
- * transition the next heartbeat makes (ok → recovering).
- */
-export function logTransitions(before: ReadonlyMap<string, ComponentRecord>, upserts: ReadonlyMap<string, ComponentRecord>): void {
-  if (!debugEnabled()) return
-  for (const [key, record] of upserts) {
-    const from = before.get(key)?.state ?? 'new'
-    if (from === record.state) continue
-    const reason = record.message ?? null
-    logTransition({ agent: record.agent, component: record.component, from, to: record.state, reason })
+  for (const e of events) {
+    log('debug', 'state transition', {
+      agent: e.agent,
+      component: e.component,
+      from: e.from ?? 'new',
+      to: e.to ?? 'gone',
+      reason: e.reason ?? undefined,
+      at: new Date(e.at).toISOString(),
+    })
   }
 }
 

@@ -2,11 +2,16 @@
 // start, or say in one line why not; sweep expired components while it runs;
 // and on SIGTERM or SIGINT stop taking requests, answer those in flight, and
 // close. Runtime-neutral: each entry hands in its own way to listen and to exit.
+import { VERSION } from './app.ts'
+import { type Tracing, startTracing } from './server/tracing.ts'
+import { type DebugService, openDebugService } from './server/debug-service.ts'
+import { openProfiler } from './server/profiles.ts'
+import type { Profiler } from './routes/debug.ts'
 import { Courier } from './notify/courier.ts'
 import { sinksOf } from './notify/sinks.ts'
 import type { Hono } from 'hono'
 import { inBackground } from './background.ts'
-import { configureLogging, logger } from './logging.ts'
+import { configureLogging, logEvents, logger } from './logging.ts'
 import { checkExposure, loadSettings, type Settings, StartError } from './settings.ts'
 import type { Store } from './stores/store.ts'
 
@@ -42,7 +47,8 @@ export type Fetch = (request: Request, ...rest: any[]) => Response | Promise<Res
 export interface Entry<S extends Store> {
   env: Record<string, unknown>
   openStore: (settings: Settings) => S | Promise<S>
-  app: (settings: Settings, store: S) => Hono<any>
+  /** `profiler` is the process's one, shared with the debug socket (for DEBUG=true's /debug/pprof/). */
+  app: (settings: Settings, store: S, profiler: Profiler) => Hono<any>
   /** Resolve once listening; reject with the runtime's own error. */
   listen: (fetch: Fetch, settings: Settings) => Promise<Listening>
   onSignal: (signal: 'SIGTERM' | 'SIGINT', handler: () => void) => void
@@ -92,11 +98,16 @@ export async function run<S extends Store>(entry: Entry<S>): Promise<void> {
   }
   let settings: Settings
   let store: S
+  let tracing: Tracing | undefined
   try {
     settings = loadSettings(entry.env)
     checkExposure(settings)
     configureLogging({ severity: settings.logSeverity, format: settings.logFormat })
+    // Before the store opens, so its first commit is traced like every other.
+    tracing = await startTracing(settings.tracing, { name: 'pulsegate', version: VERSION })
     store = await entry.openStore(settings)
+    // LOG_SEVERITY=debug: every change of state, once stored (the engine tells its listeners after each commit).
+    if ('onEvents' in store && typeof store.onEvents === 'function') store.onEvents(logEvents)
   } catch (error) {
     if (!(error instanceof StartError)) throw error
     return fail(error.message)
@@ -104,7 +115,9 @@ export async function run<S extends Store>(entry: Entry<S>): Promise<void> {
   // Requests being answered, and whether a stop has begun: then every answer closes its connection.
   let active = 0
   let stopping = false
-  const app = entry.app(settings, store)
+  // Heap sampling starts here, so a heap profile shows what the app and store hold.
+  const profiler = await openProfiler()
+  const app = entry.app(settings, store, profiler)
   const fetch: Fetch = async (request, ...rest) => {
     active++
     try {
@@ -122,6 +135,11 @@ export async function run<S extends Store>(entry: Entry<S>): Promise<void> {
     await store.close().catch(() => {})
     return fail(listenFailure(error, settings))
   }
+  // Always on, DEBUG or not: profiles for whoever may open DATA_DIR/debug.sock (lib/server/debug-service.ts).
+  const debugService: DebugService | undefined = await openDebugService(settings.dataDir, profiler).catch((error: Error) => {
+    logger.warn(`pulsegate: no debug socket in ${settings.dataDir}: ${error.message}`)
+    return undefined
+  })
 
   const sinks = sinksOf(settings)
   const courier = sinks.length > 0 ? new Courier(store, sinks) : undefined
@@ -146,7 +164,9 @@ export async function run<S extends Store>(entry: Entry<S>): Promise<void> {
     await server.stopAccepting()
     await untilQuiet(() => active, deadline)
     server.close()
+    debugService?.close()
     await store.close().catch((error: unknown) => logger.error('pulsegate: closing the store failed', { error }))
+    await tracing?.shutdown()
     entry.exit(0)
   }
   entry.onSignal('SIGTERM', () => void stop('SIGTERM'))

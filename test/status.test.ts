@@ -232,6 +232,23 @@ describe('pages', () => {
     expect(Object.fromEntries(api.agents.map((a) => [a.agent, a.state]))).toEqual(MIXED_STATES)
   })
 
+  it('tags an agent whose notifications are silenced, on both pages, until the silence is lifted', async () => {
+    const { fleet } = await mixedFleet()
+    const silence = await fleet.request('/v1/agents/db-1/silence', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ for_seconds: 3600, reason: 'disk swap' }),
+    })
+    expect(silence.status).toBe(200)
+    const row = (page: string) => /<tr class="s-\w+" data-agent="db-1".*?<\/tr>/.exec(page)![0]
+    expect(row(await fleet.text('/status'))).toContain('<span class="tag">silenced</span>')
+    expect(row(await fleet.text('/status'))).not.toContain('disk swap') // the reason is the operator's, not for a public page
+    expect(await fleet.text('/status/db-1')).toMatch(/<h1[^>]*>db-1 <span class="st">degraded<\/span><span class="tag">silenced<\/span><\/h1>/)
+    expect((await fleet.text('/status')).match(/>silenced</g)).toHaveLength(1)
+    await fleet.request('/v1/agents/db-1/silence', { method: 'DELETE' })
+    expect(await fleet.text('/status')).not.toContain('silenced</span>')
+  })
+
   it('answers an unknown or impossible agent with a 404 HTML page', async () => {
     const { fleet } = await mixedFleet()
     for (const id of ['ghost', encodeURIComponent('<b>x</b>')]) {

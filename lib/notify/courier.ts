@@ -9,7 +9,8 @@ import { logOnce } from '../logging.ts'
 import type { ComponentRecord } from '../readiness.ts'
 import type { Store } from '../stores/store.ts'
 import { seqKey } from '../history.ts'
-import { type DeliveryResult, DeliveryError, type Notification, type OutboxEntry } from './notification.ts'
+import { inSpan } from '../tracing.ts'
+import { type DeliveryResult, DeliveryError, type Notification, type OutboxEntry, sinkLabel } from './notification.ts'
 import type { Sink } from './sink.ts'
 
 /** What the courier needs of the store. */
@@ -87,7 +88,8 @@ export class Courier {
         continue
       }
       try {
-        await sink.deliver(entry.notification)
+        const { kind } = entry.notification
+        await inSpan('notify.deliver', { 'pulsegate.sink': sinkLabel(name), 'pulsegate.notification': kind }, () => sink.deliver(entry.notification))
         results.push({ key, outcome: 'delivered' })
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error)

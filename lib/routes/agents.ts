@@ -11,6 +11,7 @@ import type { ReadinessSettings } from '../readiness.ts'
 import { DEFAULT_TZ } from '../schedule.ts'
 import { MAX_BODY_BYTES, agentId, heartbeatBodySchema, heartbeatIssues } from '../heartbeat.ts'
 import { limitBody, requireJson, requireToken } from '../http.ts'
+import { tagAgent } from '../tracing.ts'
 import {
   authErrors, bodyErrors, documentedOnly, errorAnswer, internalError, invalidQueryOrAuthorization, malformedAuthorization, retryAfterHeader, storeUnavailable,
   unknownAgent,
@@ -217,7 +218,9 @@ export function agentRoutes({ store, settings, clock, views, count }: RouteDeps)
       ],
     },
     async (c) => {
-      const records = await storeOr503('heartbeat', () => store.apply(c.req.valid('json'), clock()))
+      const batch = c.req.valid('json')
+      tagAgent(batch[0]!.agent)
+      const records = await storeOr503('heartbeat', () => store.apply(batch, clock()))
       const results = records.map((r) => ({ agent: r.agent, component: r.component, state: r.state }))
       return c.json({ accepted: results.length, results }, 200)
     },

@@ -1,5 +1,6 @@
 // GET /metrics: the Prometheus exposition, rendered at scrape time from the
 // stored records and counters (OpenMetrics when Accept asks for it).
+import { inSpan } from '../tracing.ts'
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi'
 import { accepts } from 'hono/accepts'
 import type { Registry } from 'prom-client'
@@ -69,10 +70,9 @@ export function metricsRoutes({ settings, clock, views, count }: RouteDeps, opti
         supports: ['application/openmetrics-text', 'text/plain'],
         default: 'text/plain',
       })
-      const exposition = await render(
-        { view, counters: snapshot.counters, build: options.build, inFlight, now, runtimeRegistry: options.runtimeRegistry },
-        format === 'application/openmetrics-text',
-      )
+      const input = { view, counters: snapshot.counters, build: options.build, inFlight, now, runtimeRegistry: options.runtimeRegistry }
+      const openMetrics = format === 'application/openmetrics-text'
+      const exposition = await inSpan('metrics.render', { 'pulsegate.components': snapshot.records.length }, () => render(input, openMetrics))
       // Sent a chunk at a time: a large fleet's exposition is never one string held up at once.
       return c.body(streamOf(exposition.chunks), 200, { 'Content-Type': exposition.contentType })
     },

@@ -21,6 +21,8 @@ export interface AgentRow {
   /** How many components the agent has (the client script needs to know whether to name one). */
   components: number
   lastSeen: number
+  /** Its notifications are held back (POST /v1/agents/:agent/silence); its state and history still change. */
+  silenced: boolean
   uptime: Uptime
   /** A bar per UTC day, oldest first, the last being today. */
   bars: DayBar[]
@@ -64,6 +66,7 @@ export interface AgentPage {
   reason: string | null
   reasonComponent: string | null
   lastSeen: number
+  silenced: boolean
   uptime: Uptime
   bars: DayBar[]
   components: ComponentDetail[]

@@ -109,7 +109,7 @@ function barStrip(bars: readonly DayBar[], wide = false): Markup {
 /** One agent's row; the client script finds it by data-agent and keeps it current. */
 export function agentRow(agent: AgentRow, ctx: PageContext): Markup {
   const reason = reasonText(visibleReason(agent.reason, ctx.visibility), agent.reasonComponent)
-  return html`<tr class="s-${agent.state}" data-agent="${agent.id}" data-n="${agent.components}"><th scope="row"><a href="${agentHref(ctx, agent.id)}">${agent.id}</a></th><td><span class="st">${agent.state}</span></td><td class="r">${reason ?? ''}</td><td>${when(agent.lastSeen, ctx)}</td>${UPTIME_WINDOWS.map((w) => html`<td>${ratio(agent.uptime[w])}</td>`)}<td>${barStrip(agent.bars)}</td></tr>`
+  return html`<tr class="s-${agent.state}" data-agent="${agent.id}" data-n="${agent.components}"><th scope="row"><a href="${agentHref(ctx, agent.id)}">${agent.id}</a>${agent.silenced ? html`<span class="tag">silenced</span>` : ''}</th><td><span class="st">${agent.state}</span></td><td class="r">${reason ?? ''}</td><td>${when(agent.lastSeen, ctx)}</td>${UPTIME_WINDOWS.map((w) => html`<td>${ratio(agent.uptime[w])}</td>`)}<td>${barStrip(agent.bars)}</td></tr>`
 }
 
 function plural(n: number, word: string): string {
@@ -188,7 +188,7 @@ export function agentPage(page: AgentPage, ctx: PageContext): Markup {
   const reason = reasonText(visibleReason(page.reason, ctx.visibility), page.reasonComponent)
   const details = ctx.visibility.details
   const body = html`<p class="crumb"><a href="${ctx.root}status">All agents</a></p>
-<h1 class="s-${page.state}" data-agent-state>${page.id} <span class="st">${page.state}</span></h1>
+<h1 class="s-${page.state}" data-agent-state>${page.id} <span class="st">${page.state}</span>${page.silenced ? html`<span class="tag">silenced</span>` : ''}</h1>
 <p class="r" data-agent-reason>${reason ?? ''}</p>
 <dl class="facts"><div><dt>Last seen</dt><dd>${when(page.lastSeen, ctx)}</dd></div>${uptimeFacts(page.uptime)}</dl>
 ${barStrip(page.bars, true)}<div class="scale" aria-hidden="true"><span>${page.bars[0]?.day ?? ''}</span><span>today</span></div>

@@ -22,7 +22,7 @@ function reasonSource(agent: AgentView): ComponentView | undefined {
   return agent.components.find((c) => c.state === agent.state)
 }
 
-function agentRow(agent: AgentView, history: AgentHistory): AgentRow {
+function agentRow(agent: AgentView, history: AgentHistory, silenced: ReadonlySet<string>): AgentRow {
   const source = reasonSource(agent)
   return {
     id: agent.agent,
@@ -31,6 +31,7 @@ function agentRow(agent: AgentView, history: AgentHistory): AgentRow {
     reasonComponent: source && agent.components.length > 1 ? source.record.component : null,
     components: agent.components.length,
     lastSeen: agent.lastSeen,
+    silenced: silenced.has(agent.agent),
     uptime: history.uptime,
     bars: history.bars,
   }
@@ -67,17 +68,18 @@ const historyOf = (agent: AgentView, now: number, settings: ReadinessSettings) =
 
 export function storeStatusSource(store: Store, views: FleetViews, settings: ReadinessSettings, clock: () => number): StatusSource {
   let fleetUptime: { revision: number; at: number; uptime: Uptime } | undefined
+  const silencedAt = async (now: number) => new Set((await store.notificationStatus(now)).silences.map((s) => s.agent))
 
   return {
     async fleet(now: number): Promise<FleetPage> {
-      const { view } = await views.fleet(now)
-      return { state: view.state, agents: view.agents.map((a) => agentRow(a, historyOf(a, now, settings))) }
+      const [{ view }, silenced] = await Promise.all([views.fleet(now), silencedAt(now)])
+      return { state: view.state, agents: view.agents.map((a) => agentRow(a, historyOf(a, now, settings), silenced)) }
     },
 
     async agent(id: string, now: number): Promise<AgentPage | undefined> {
       const view = await views.agent(id, now)
       if (!view) return undefined
-      const row = agentRow(view, historyOf(view, now, settings))
+      const row = agentRow(view, historyOf(view, now, settings), await silencedAt(now))
       const { events } = await store.events({ agent: id, limit: PAGE_EVENTS })
       return {
         id,
@@ -85,6 +87,7 @@ export function storeStatusSource(store: Store, views: FleetViews, settings: Rea
         reason: row.reason,
         reasonComponent: row.reasonComponent,
         lastSeen: row.lastSeen,
+        silenced: row.silenced,
         uptime: row.uptime,
         bars: row.bars,
         components: view.components.map(componentDetail),

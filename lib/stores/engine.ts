@@ -20,6 +20,8 @@ import { type ComponentRecord, type Declaration, type StoredRecord, completeReco
 import type { Driver, Kind, Write } from './driver.ts'
 import { type CounterKey, FleetState, type SinkRecord } from './fleet-state.ts'
 import { Inbox } from '../inbox.ts'
+import { activeContext, inSpan, inSpanSync, linkTo } from '../tracing.ts'
+import type { Context } from '@opentelemetry/api'
 import { wakeOf } from './plan-history.ts'
 import { type Change, Planner, type PlannerSettings, addCount, emptyChange, isEmpty } from './plan.ts'
 import type { DeliveryResult, OutboxEntry, Silence, SinkStatus } from '../notify/notification.ts'
@@ -61,6 +63,8 @@ const REVISIONS_PER_EPOCH = 2 ** 32
 interface Waiting<T> {
   resolve: (value: T) => void
   reject: (error: unknown) => void
+  /** The trace context it was asked for in: its commit's span is a child of the first job's, linked to the others'. */
+  asked?: Context
 }
 type Job =
   | ({ kind: 'batch'; batch: readonly Heartbeat[]; now: number } & Waiting<ComponentRecord[]>)
@@ -376,7 +380,7 @@ export class Engine implements Store {
 
   private enqueue<T>(job: (waiting: Waiting<T>) => Job): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push(job({ resolve, reject } as Waiting<T>))
+      this.queue.push(job({ resolve, reject, asked: activeContext() } as Waiting<T>))
       if (this.flushing || this.scheduled) return
       if (this.groupCommit) {
         this.scheduled = true
@@ -418,15 +422,23 @@ export class Engine implements Store {
    * Plan a group on what is stored now, store it, then let memory follow; again
    * after a race. Never throws: a failure is every waiting request's answer.
    */
-  private async run(group: Job[]): Promise<void> {
+  private run(group: Job[]): Promise<void> {
+    const heartbeats = group.reduce((n, job) => n + (job.kind === 'batch' ? job.batch.length : 0), 0)
+    const links = group.slice(1).flatMap((job) => (job.asked ? [linkTo(job.asked)].filter((l) => l !== undefined) : []))
+    const attributes = { 'pulsegate.commit.jobs': group.length, 'pulsegate.commit.heartbeats': heartbeats }
+    return inSpan('store.commit', attributes, () => this.runNow(group), { parent: group[0]!.asked, links })
+  }
+
+  private async runNow(group: Job[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       let planned
       try {
         planned = await this.inOrder(async () => {
           await this.catchUpNow()
-          const { change, accepted } = this.plan(group)
+          const { change, accepted } = inSpanSync('store.plan', {}, () => this.plan(group))
           if (isEmpty(change)) return { change, accepted, stored: true }
-          const sequence = await this.driver.commit(this.writesOf(change), this.sequence)
+          const writes = this.writesOf(change)
+          const sequence = await inSpan('store.write', { 'pulsegate.commit.writes': writes.length }, () => this.driver.commit(writes, this.sequence))
           if (sequence === false) return { change, accepted, stored: false }
           this.sequence = sequence
           this.applyChange(change)

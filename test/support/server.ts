@@ -31,7 +31,19 @@ function spawnServer(env: Record<string, string>, { command = NODE_COMMAND }: Se
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: `deno task start` runs the server as a grandchild, which a
+    // signal to the task alone would leave running after the test.
+    detached: true,
   })
+}
+
+/** Signal the server's whole process group (the server, and any launcher between). */
+function signal(child: ChildProcess, name: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, name)
+  } catch {
+    // already gone
+  }
 }
 
 const tempDirs: string[] = []
@@ -59,7 +71,7 @@ export function runToExit(env: Record<string, string>, options: ServerOptions = 
     let output = ''
     child.stdout.on('data', (d) => (output += d))
     child.stderr.on('data', (d) => (output += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    const timer = setTimeout(() => signal(child, 'SIGKILL'), 10_000)
     child.on('exit', (code) => {
       clearTimeout(timer)
       resolve({ code, output })
@@ -80,7 +92,7 @@ export function startServer(
 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL')
+      signal(child, 'SIGKILL')
       reject(new Error(`server did not start in time:\n${output}`))
     }, 15_000)
     const early = (code: number | null) => {
@@ -99,11 +111,11 @@ export function startServer(
         child,
         output: () => output,
         stop: async () => {
-          child.kill('SIGTERM')
+          signal(child, 'SIGTERM')
           return exited
         },
         kill: async () => {
-          child.kill('SIGKILL')
+          signal(child, 'SIGKILL')
           await exited
         },
       })
