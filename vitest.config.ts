@@ -1,4 +1,4 @@
-// One vitest run, three projects: the Node-side tests, and two inside workerd
+// One vitest run, four projects: the Node-side tests, and three inside workerd
 // (through @cloudflare/vitest-plugin) with the settings each needs.
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
@@ -47,6 +47,11 @@ export default defineConfig({
         // The shared HTTP story through the Worker: no recovery wait, strongly consistent reads.
         plugins: [cloudflareTest({ wrangler, miniflare: { bindings: { ...SCENARIO_ENV, PROBE_SOURCE: 'do' } } })],
         test: { name: 'workers-http', include: ['test/workers/scenario.test.ts'], testTimeout: 30_000 },
+      },
+      {
+        // A traced request through the Worker and its Durable Object, with debug logs to show the trace id on each side.
+        plugins: [cloudflareTest({ wrangler, miniflare: { bindings: { LOG_SEVERITY: 'debug', PROBE_SOURCE: 'do' } } })],
+        test: { name: 'workers-trace', include: ['test/workers/tracing.test.ts'], testTimeout: 30_000 },
       },
     ],
   },

@@ -100,7 +100,8 @@ function get(socketPath: string, path: string, timeoutMs: number, onConnect: () 
     })
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`the server did not answer in ${timeoutMs / 1000} s`)))
     req.on('error', reject)
-    req.once('socket', (socket) => socket.once('connect', onConnect))
+    // A reused socket is connected already and says no 'connect' again.
+    req.once('socket', (socket) => (socket.connecting ? socket.once('connect', onConnect) : onConnect()))
     req.end()
   })
 }
@@ -139,8 +140,9 @@ async function debugProfile(words: string[], dataDir: string, seconds: number): 
   const socketPath = debugSocketPath(dataDir)
   const files: { name: string; bytes: Uint8Array }[] = []
   for (const name of names) {
-    const path = name === 'cpu' ? `/debug/pprof/profile?seconds=${seconds}` : '/debug/pprof/heap'
-    const saySo = () => name === 'cpu' && process.stderr.write(`pulsegate: taking a ${seconds}-second CPU profile…\n`)
+    // A server without DEBUG samples the heap only for the window asked for: the same -s as the CPU profile.
+    const path = name === 'cpu' ? `/debug/pprof/profile?seconds=${seconds}` : `/debug/pprof/heap?seconds=${seconds}`
+    const saySo = () => process.stderr.write(`pulsegate: taking a ${seconds}-second ${name === 'cpu' ? 'CPU' : 'heap'} profile…\n`)
     let answer
     try {
       answer = await get(socketPath, path, (seconds + 30) * 1000, saySo)

@@ -1,4 +1,5 @@
 // Bun: settings from env → SQLite store (bun:sqlite, the same file as Node) → app → Bun.serve.
+import { getConnInfo } from 'hono/bun'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { createApp } from '../lib/app.ts'
 import { run } from '../lib/serve.ts'
@@ -7,11 +8,12 @@ import { openBunSqliteStore } from '../lib/stores/bun-sqlite.ts'
 await run({
   env: process.env,
   openStore: (settings) => openBunSqliteStore({ dataDir: settings.dataDir, synchronous: settings.synchronous }, settings),
-  app: (settings, store) => {
+  app: (settings, store, profiler) => {
     // Bun implements what prom-client's default metrics read (process.cpuUsage, /proc, perf_hooks).
     const runtimeRegistry = new Registry()
     collectDefaultMetrics({ register: runtimeRegistry })
-    return createApp({ store, settings, runtime: 'bun', runtimeRegistry })
+    // Bun.serve hands the app its server, which knows each request's peer.
+    return createApp({ store, settings, runtime: 'bun', runtimeRegistry, profiler, clientAddress: (c) => getConnInfo(c).remote.address })
   },
   listen: async (fetch, settings) => {
     const server = Bun.serve({ fetch, hostname: settings.host, port: settings.port })

@@ -1,4 +1,5 @@
 // Deno and Deno Deploy: settings from env → Deno KV store → app → Deno.serve.
+import { getConnInfo } from 'hono/deno'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { createApp } from '../lib/app.ts'
 import { run } from '../lib/serve.ts'
@@ -19,7 +20,7 @@ function canRead(path: string): boolean {
 await run({
   env: Deno.env.toObject(),
   openStore: (settings) => openDenoKvStore({ dataDir: onDeploy ? undefined : settings.dataDir }, settings),
-  app: (settings, store) => {
+  app: (settings, store, profiler) => {
     const runtimeRegistry = new Registry()
     collectDefaultMetrics({ register: runtimeRegistry })
     // Only --allow-all may read /proc/self, where prom-client reads these on Linux: rather than a false 0, leave them out.
@@ -28,7 +29,8 @@ await run({
         runtimeRegistry.removeSingleMetric(name)
       }
     }
-    return createApp({ store, settings, runtime: 'deno', runtimeRegistry })
+    // Deno.serve hands the app the connection's info, which knows each request's peer.
+    return createApp({ store, settings, runtime: 'deno', runtimeRegistry, profiler, clientAddress: (c) => getConnInfo(c).remote.address })
   },
   listen: async (fetch, settings) => {
     const server = Deno.serve({ hostname: settings.host, port: settings.port, onListen: () => {} }, fetch)

@@ -25,7 +25,7 @@ import type { Settings } from './settings.ts'
 import { statusRoutes } from './status/routes.ts'
 import { storeStatusSource } from './status/source.ts'
 import type { Store, TrafficCounter } from './stores/store.ts'
-import { traceRequests } from './tracing.ts'
+import { carryTraceContext, traceRequests } from './tracing.ts'
 import { FleetViews } from './views.ts'
 
 export const VERSION = '0.1.0'
@@ -42,6 +42,10 @@ export interface AppOptions {
    * default metrics and request durations. Absent on Workers, whose isolates keep nothing.
    */
   runtimeRegistry?: Registry | undefined
+  /**
+   * Workers: carry the caller's traceparent into the request's context (no SDK runs there to make spans).
+   */
+  carryTraceparent?: boolean
   /**
    * gzip /metrics, /v1/agents and the status pages when asked to (default). Off on Workers, whose
    * runtime compresses responses itself and would compress ours a second time.
@@ -78,6 +82,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   })
   // Only with tracing on: off, a request pays nothing for it (not even reading its headers for a traceparent).
   if (settings.tracing.exporter) app.use(traceRequests(settings.tracing.samplingRatePerMillion, VERSION))
+  if (options.carryTraceparent) app.use(carryTraceContext())
   if (runtimeRegistry) app.use(requestMetrics(runtimeRegistry))
   // LOG_SEVERITY=debug: a line per request, said inside its span (so it carries a sampled trace's id).
   if (debugEnabled()) {

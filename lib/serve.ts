@@ -116,7 +116,7 @@ export async function run<S extends Store>(entry: Entry<S>): Promise<void> {
   let active = 0
   let stopping = false
   // Heap sampling starts here, so a heap profile shows what the app and store hold.
-  const profiler = await openProfiler()
+  const profiler = await openProfiler({ heapFromStart: settings.debug })
   const app = entry.app(settings, store, profiler)
   const fetch: Fetch = async (request, ...rest) => {
     active++

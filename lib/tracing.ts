@@ -2,8 +2,8 @@
 // no SDK registered (tracing off, and always on Workers) every call here goes to
 // the API's no-op tracer. lib/server/tracing.ts registers the SDK on the servers.
 import { httpInstrumentationMiddleware } from '@hono/otel'
-import { type Attributes, type Context, type Link, SpanStatusCode, context, trace } from '@opentelemetry/api'
-import type { MiddlewareHandler } from 'hono'
+import { type Attributes, type Context, type Link, ROOT_CONTEXT, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api'
+import type { Context as HonoContext, MiddlewareHandler } from 'hono'
 
 export const tracer = trace.getTracer('pulsegate')
 
@@ -65,4 +65,50 @@ export function traceRequests(samplingRatePerMillion: number, serviceVersion: st
   const spans = httpInstrumentationMiddleware({ serviceName: 'pulsegate', serviceVersion, captureActiveRequests: false })
   if (samplingRatePerMillion > 0) return spans
   return (c, next) => (isSampledTraceparent(c.req.header('traceparent')) ? spans(c, next) : next())
+}
+
+/** The context a W3C traceparent names (a remote parent), or undefined for a header that is not one. */
+export function contextOf(traceparent: string | undefined, base: Context = ROOT_CONTEXT): Context | undefined {
+  const match = traceparent === undefined ? null : /^00-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})$/.exec(traceparent.trim())
+  if (!match || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) return undefined
+  return trace.setSpanContext(base, { traceId: match[1]!, spanId: match[2]!, traceFlags: Number.parseInt(match[3]!, 16) & TraceFlags.SAMPLED, isRemote: true })
+}
+
+/** The active span context as a traceparent, to hand to the next hop; undefined outside a trace. */
+export function activeTraceparent(): string | undefined {
+  const span = trace.getSpanContext(context.active())
+  if (!span || !trace.isSpanContextValid(span)) return undefined
+  return `00-${span.traceId}-${span.spanId}-0${span.traceFlags & TraceFlags.SAMPLED}`
+}
+
+/**
+ * Where no SDK runs (Workers): the caller's traceparent becomes the request's
+ * context, so the work it causes, in the Worker and in the Durable Object it
+ * calls, is in the caller's trace (and its log lines carry the trace id).
+ */
+export function carryTraceContext(): MiddlewareHandler {
+  return (c, next) => {
+    const carried = contextOf(c.req.header('traceparent'), context.active())
+    return carried ? context.with(carried, next) : next()
+  }
+}
+
+/** When each traced request's validation began (ms since the epoch, with fractions), by its Request. */
+const validationStart = new WeakMap<Request, number>()
+const preciseNow = () => performance.timeOrigin + performance.now()
+
+/**
+ * The last middleware before a route's validators run: only inside a recording
+ * span (tracing on, request sampled) does it note the time, so off it costs a check.
+ */
+export const validationStarts: MiddlewareHandler = async (c, next) => {
+  if (trace.getActiveSpan()?.isRecording()) validationStart.set(c.req.raw, preciseNow())
+  await next()
+}
+
+/** In a route's validation hook: the parse and schema check as a span, from when it began to now. */
+export function validationEnds(c: HonoContext, valid: boolean): void {
+  const start = validationStart.get(c.req.raw)
+  if (start === undefined) return
+  tracer.startSpan('validate', { startTime: start, attributes: { 'pulsegate.valid': valid } }).end(preciseNow())
 }

@@ -228,6 +228,26 @@ describe('deno task start, as the README gives it', () => {
   })
 })
 
+describe('DEBUG=true on Bun and Deno', () => {
+  it('bun: serves a CPU profile to a loopback client, and says why it has no heap profile', async () => {
+    const server = await start('bun', { DEBUG: 'true' })
+    const cpu = await fetch(`${server.url}/debug/pprof/profile?seconds=1`)
+    expect(cpu.status).toBe(200)
+    expect(cpu.headers.get('Content-Disposition')).toBe('attachment; filename="cpu.pprof"')
+    expect(new Uint8Array(await cpu.arrayBuffer()).subarray(0, 2)).toEqual(new Uint8Array([0x1f, 0x8b])) // gzipped pprof
+    const heap = await fetch(`${server.url}/debug/pprof/heap`)
+    expect(heap.status).toBe(501)
+    expect(((await heap.json()) as any).error.message).toMatch(/HeapProfiler/)
+  })
+
+  it('deno: knows the client is local, and says the profile needs --allow-sys', async () => {
+    const server = await start('deno', { DEBUG: 'true' })
+    const cpu = await fetch(`${server.url}/debug/pprof/profile?seconds=1`)
+    expect(cpu.status).toBe(501) // not 403: the client's address is known to be loopback
+    expect(((await cpu.json()) as any).error.message).toMatch(/--allow-sys/)
+  })
+})
+
 describe('request labels have a fixed set of values', () => {
   it('deno: invented HTTP methods all count as one, so /metrics cannot grow from requests', async () => {
     const server = await start('deno')

@@ -293,10 +293,16 @@ describe('without DEBUG', () => {
 describe('pulsegate debug profile', () => {
   it('writes a .tar.gz of cpu.pprof and heap.pprof to a pipe, from a server without DEBUG', async () => {
     const server = await start()
-    await beat(server.url, 30)
-    const { code, stdout, stderr } = await pulsegate(['debug', 'profile', '-s', '1', 'cpu,heap', '--data-dir', server.dataDir])
+    // Without DEBUG the heap is sampled only for the window asked for: heartbeats arrive during both windows.
+    const profiling = pulsegate(['debug', 'profile', '-s', '1', 'cpu,heap', '--data-dir', server.dataDir])
+    let offset = 0
+    for (const deadline = Date.now() + 2500; Date.now() < deadline; offset = (offset + 500) % 3000) {
+      await beat(server.url, 5, offset)
+      await new Promise((resolve) => setTimeout(resolve, 50)) // within the rate limit of each agent
+    }
+    const { code, stdout, stderr } = await profiling
     expect(code, stderr).toBe(0)
-    expect(stderr).toBe('pulsegate: taking a 1-second CPU profile…\n')
+    expect(stderr).toBe('pulsegate: taking a 1-second CPU profile…\npulsegate: taking a 1-second heap profile…\n')
     const files = untar(stdout)
     expect(Object.keys(files).sort()).toEqual(['cpu.pprof', 'heap.pprof'])
     expect(sampleTypes(decode(files['cpu.pprof']!))).toEqual(['samples/count', 'cpu/nanoseconds'])
@@ -310,9 +316,9 @@ describe('pulsegate debug profile', () => {
 
   it('takes only the profile it is asked for, from DATA_DIR', async () => {
     const server = await start()
-    const { code, stdout, stderr } = await pulsegate(['debug', 'profile', 'heap'], { DATA_DIR: server.dataDir })
+    const { code, stdout, stderr } = await pulsegate(['debug', 'profile', '-s', '1', 'heap'], { DATA_DIR: server.dataDir })
     expect(code, stderr).toBe(0)
-    expect(stderr).toBe('')
+    expect(stderr).toBe('pulsegate: taking a 1-second heap profile…\n')
     expect(Object.keys(untar(stdout))).toEqual(['heap.pprof'])
   })
 
@@ -327,12 +333,12 @@ describe('pulsegate debug profile', () => {
 
     const killed = await start({}, dataDir)
     await killed.kill()
-    const stale = await pulsegate(['debug', 'profile', 'heap'], { DATA_DIR: dataDir })
+    const stale = await pulsegate(['debug', 'profile', '-s', '1', 'heap'], { DATA_DIR: dataDir })
     expect(stale.code).toBe(1)
     expect(stale.stderr).toMatch(/no pulsegate server is running with DATA_DIR .*: nothing answers on .*debug\.sock, left by a server that was killed/)
 
     await start({}, dataDir) // replaces the stale socket
-    const again = await pulsegate(['debug', 'profile', 'heap'], { DATA_DIR: dataDir })
+    const again = await pulsegate(['debug', 'profile', '-s', '1', 'heap'], { DATA_DIR: dataDir })
     expect(again.code, again.stderr).toBe(0)
     expect(Object.keys(untar(again.stdout))).toEqual(['heap.pprof'])
   })

@@ -40,13 +40,14 @@ describe('OTLP/HTTP export from the Node server', () => {
     expect((await beat({ agent: 'web-3', status: 'ok' })).status).toBe(200) // no traceparent at rate 0: not sampled
     const spans = await waitFor('the sampled trace', () => {
       const mine = receiver!.spans.filter((s) => s.traceId === traceId)
-      return mine.some((s) => s.name === 'store.write') && mine.length >= 4 && mine
+      return mine.some((s) => s.name === 'store.write') && mine.length >= 5 && mine
     })
     const byName = Object.fromEntries(spans.map((s) => [s.name, s]))
     const request = byName['POST /v1/heartbeat']!
     expect(request).toMatchObject({ parentSpanId: parent, kind: 2, service: 'pulsegate' })
     expect(request.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/v1/heartbeat', 'http.response.status_code': 200, 'pulsegate.agent': 'web-1' })
     expect(byName['store.commit']).toMatchObject({ parentSpanId: request.spanId, attributes: { 'pulsegate.commit.heartbeats': 1, 'pulsegate.commit.jobs': 1 } })
+    expect(byName['validate']).toMatchObject({ parentSpanId: request.spanId, attributes: { 'pulsegate.valid': true } })
     expect(byName['store.plan']!.parentSpanId).toBe(byName['store.commit']!.spanId)
     expect(byName['store.write']!.parentSpanId).toBe(byName['store.commit']!.spanId)
     // Give the unsampled ones the time the sampled one took, and more: nothing of theirs comes.
@@ -82,9 +83,9 @@ describe('gRPC export', () => {
     const spans = await waitFor("the request's trace over gRPC", () => {
       const request = receiver!.spans.find((s) => s.name === 'POST /v1/heartbeat')
       const trace = request ? receiver!.spans.filter((s) => s.traceId === request.traceId) : []
-      return trace.length >= 4 && trace
+      return trace.length >= 5 && trace
     })
-    expect(spans.map((s) => s.name).sort()).toEqual(['POST /v1/heartbeat', 'store.commit', 'store.plan', 'store.write'])
+    expect(spans.map((s) => s.name).sort()).toEqual(['POST /v1/heartbeat', 'store.commit', 'store.plan', 'store.write', 'validate'])
   }, 30_000)
 })
 

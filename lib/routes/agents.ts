@@ -11,7 +11,7 @@ import type { ReadinessSettings } from '../readiness.ts'
 import { DEFAULT_TZ } from '../schedule.ts'
 import { MAX_BODY_BYTES, agentId, heartbeatBodySchema, heartbeatIssues } from '../heartbeat.ts'
 import { limitBody, requireJson, requireToken } from '../http.ts'
-import { tagAgent } from '../tracing.ts'
+import { tagAgent, validationEnds, validationStarts } from '../tracing.ts'
 import {
   authErrors, bodyErrors, documentedOnly, errorAnswer, internalError, invalidQueryOrAuthorization, malformedAuthorization, retryAfterHeader, storeUnavailable,
   unknownAgent,
@@ -215,6 +215,7 @@ export function agentRoutes({ store, settings, clock, views, count }: RouteDeps)
         heartbeatToken,
         requireJson('heartbeat'),
         limitBody(MAX_BODY_BYTES),
+        validationStarts,
       ],
     },
     async (c) => {
@@ -224,7 +225,8 @@ export function agentRoutes({ store, settings, clock, views, count }: RouteDeps)
       const results = records.map((r) => ({ agent: r.agent, component: r.component, state: r.state }))
       return c.json({ accepted: results.length, results }, 200)
     },
-    (result) => {
+    (result, c) => {
+      validationEnds(c, result.success)
       if (result.success) return
       const issues = heartbeatIssues(result.error, (result as { data?: unknown }).data)
       throw new ApiError(400, 'invalid_heartbeat', 'the heartbeat is not valid; nothing was stored', { issues })

@@ -1,5 +1,5 @@
 // Go's net/http/pprof, for the two profiles pulsegate takes of itself:
-// GET /debug/pprof/profile?seconds=N (CPU, default 30, 1–300) and GET /debug/pprof/heap,
+// GET /debug/pprof/profile?seconds=N (CPU, default 30, 1–300) and GET /debug/pprof/heap[?seconds=N],
 // each a gzipped pprof file. On the main port with DEBUG=true, for clients on this
 // machine only; always on the debug socket (lib/server/debug-service.ts), whose file
 // mode decides who asks. Portable: the profiler and the client's address are handed in.
@@ -16,7 +16,12 @@ export interface Unavailable {
 export interface Profiler {
   /** A CPU profile of `seconds`, cut short when `signal` aborts: a client that hangs up stops it. */
   cpu: ((seconds: number, signal: AbortSignal) => Promise<Uint8Array>) | Unavailable
-  heap: (() => Promise<Uint8Array>) | Unavailable
+  /**
+   * The live heap, by the stacks that allocated it: everything sampled since the start
+   * when sampling runs from the start (DEBUG=true), else what a window of `seconds`
+   * allocated and still holds (sampling costs throughput, so it runs only when asked).
+   */
+  heap: ((seconds: number | undefined, signal: AbortSignal) => Promise<Uint8Array>) | Unavailable
 }
 
 /** Thrown by a CPU profile asked for while another is being taken: two at once would each count the other's cost. */
@@ -60,6 +65,14 @@ function pprofFile(c: Context, name: string, bytes: Uint8Array): Response {
   })
 }
 
+function secondsOf(text: string): number {
+  const seconds = /^\d{1,3}$/.test(text) ? Number(text) : NaN
+  if (!(seconds >= 1 && seconds <= MAX_PROFILE_SECONDS)) {
+    throw new ApiError(400, 'invalid_seconds', `seconds must be a whole number from 1 to ${MAX_PROFILE_SECONDS}, not ${JSON.stringify(text)}`)
+  }
+  return seconds
+}
+
 const unavailable = (what: Unavailable) => new ApiError(501, 'not_implemented', what.unavailable)
 
 export function debugRoutes({ profiler = { cpu: NO_PROFILER, heap: NO_PROFILER }, loopbackOnly }: DebugRouteOptions): Hono<any> {
@@ -72,11 +85,7 @@ export function debugRoutes({ profiler = { cpu: NO_PROFILER, heap: NO_PROFILER }
     })
   }
   app.get('/debug/pprof/profile', async (c) => {
-    const text = c.req.query('seconds') ?? String(DEFAULT_PROFILE_SECONDS)
-    const seconds = /^\d{1,3}$/.test(text) ? Number(text) : NaN
-    if (!(seconds >= 1 && seconds <= MAX_PROFILE_SECONDS)) {
-      throw new ApiError(400, 'invalid_seconds', `seconds must be a whole number from 1 to ${MAX_PROFILE_SECONDS}, not ${JSON.stringify(text)}`)
-    }
+    const seconds = secondsOf(c.req.query('seconds') ?? String(DEFAULT_PROFILE_SECONDS))
     if (typeof profiler.cpu !== 'function') throw unavailable(profiler.cpu)
     try {
       return pprofFile(c, 'cpu.pprof', await profiler.cpu(seconds, c.req.raw.signal))
@@ -86,8 +95,15 @@ export function debugRoutes({ profiler = { cpu: NO_PROFILER, heap: NO_PROFILER }
     }
   })
   app.get('/debug/pprof/heap', async (c) => {
+    const text = c.req.query('seconds')
+    const seconds = text === undefined ? undefined : secondsOf(text)
     if (typeof profiler.heap !== 'function') throw unavailable(profiler.heap)
-    return pprofFile(c, 'heap.pprof', await profiler.heap())
+    try {
+      return pprofFile(c, 'heap.pprof', await profiler.heap(seconds, c.req.raw.signal))
+    } catch (error) {
+      if (error instanceof ProfileBusyError) throw new ApiError(409, 'profile_in_progress', error.message)
+      throw error
+    }
   })
   return app
 }

@@ -3,15 +3,17 @@
 // no HeapProfiler). What a runtime cannot do is said, not thrown: the routes answer 501.
 import { Session } from 'node:inspector'
 import { gzipSync } from 'node:zlib'
-import { type Profiler, ProfileBusyError, type Unavailable } from '../routes/debug.ts'
+import { DEFAULT_PROFILE_SECONDS, type Profiler, ProfileBusyError, type Unavailable } from '../routes/debug.ts'
 import { type CpuProfile, cpuProfileToPprof, type HeapProfile, heapProfileToPprof } from './pprof.ts'
 
 /** 1 kHz: a 1-second profile already has a thousand samples. */
 const CPU_INTERVAL_MICROS = 1000
 /**
- * One sample per 128 KiB allocated, always on. At Go's rate (512 KiB) the few MB pulsegate
- * holds for thousands of agents make a handful of samples; V8's (32 KiB) costs more for little more.
- * On a loop that only allocates, 128 KiB measured within run-to-run noise of no sampling.
+ * One sample per 128 KiB allocated. At Go's rate (512 KiB) the few MB pulsegate holds for
+ * thousands of agents make a handful of samples; V8's (32 KiB) costs more for little more.
+ * Sampling is not free in V8 as it is in Go: always on, it cost the server about a tenth of
+ * its heartbeat and /readyz rate (measured side by side), so it runs from the start only with
+ * DEBUG=true, and otherwise for the window a heap profile asks for.
  */
 const HEAP_INTERVAL_BYTES = 128 * 1024
 
@@ -34,11 +36,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Open the session and start heap sampling now, so that a heap profile holds what was
- * allocated since the start and is still live, as Go's does; a CPU profile runs only
- * while asked for, one at a time.
+ * Open the session; with `heapFromStart` (DEBUG=true) start heap sampling now, so that a
+ * heap profile holds what was allocated since the start and is still live, as Go's does.
+ * A CPU profile, and a heap window without it, runs only while asked for, one at a time.
  */
-export async function openProfiler(): Promise<Profiler> {
+export async function openProfiler({ heapFromStart = false } = {}): Promise<Profiler> {
   const session = new Session()
   try {
     session.connect()
@@ -53,15 +55,40 @@ export async function openProfiler(): Promise<Profiler> {
     () => takeCpuProfile(post),
     (error: unknown): Unavailable => ({ unavailable: `this runtime's inspector cannot take CPU profiles: ${describe(error)}` }),
   )
-  const heap = await post('HeapProfiler.startSampling', { samplingInterval: HEAP_INTERVAL_BYTES }).then(
-    () => async () => {
-      const takenAt = Date.now()
-      const { profile } = await post<{ profile: HeapProfile }>('HeapProfiler.getSamplingProfile')
-      return gzipSync(heapProfileToPprof(profile, { takenAt, intervalBytes: HEAP_INTERVAL_BYTES }))
+  const startSampling = () => post('HeapProfiler.startSampling', { samplingInterval: HEAP_INTERVAL_BYTES })
+  // Started and stopped once even without DEBUG: a runtime that cannot sample says so at the first ask, not mid-window.
+  const heap = await startSampling().then(
+    async () => {
+      if (!heapFromStart) await post('HeapProfiler.stopSampling')
+      return takeHeapProfile(post, startSampling, heapFromStart)
     },
     (error: unknown): Unavailable => ({ unavailable: `this runtime's inspector cannot take heap profiles: ${describe(error)}` }),
   )
   return { cpu, heap }
+}
+
+function takeHeapProfile(post: <T>(method: string, params?: object) => Promise<T>, startSampling: () => Promise<unknown>, fromStart: boolean) {
+  let window = false
+  const profileNow = async () => {
+    const takenAt = Date.now()
+    const { profile } = await post<{ profile: HeapProfile }>('HeapProfiler.getSamplingProfile')
+    return gzipSync(heapProfileToPprof(profile, { takenAt, intervalBytes: HEAP_INTERVAL_BYTES }))
+  }
+  return async (seconds: number | undefined, signal: AbortSignal): Promise<Uint8Array> => {
+    if (fromStart) return profileNow()
+    if (window) throw new ProfileBusyError('a heap profile is being taken already; ask again once it is done')
+    window = true
+    let sampling = false
+    try {
+      await startSampling()
+      sampling = true
+      await sleep((seconds ?? DEFAULT_PROFILE_SECONDS) * 1000, signal)
+      return await profileNow()
+    } finally {
+      if (sampling) await post('HeapProfiler.stopSampling').catch(() => {})
+      window = false
+    }
+  }
 }
 
 function takeCpuProfile(post: <T>(method: string, params?: object) => Promise<T>) {

@@ -18,6 +18,9 @@ import type { ComponentRecord, Declaration } from '../readiness.ts'
 import { type Settings, loadSettings } from '../settings.ts'
 import { type Copies, copyUntil } from './copies.ts'
 import { Inbox } from '../inbox.ts'
+import { configureLogging, logEvents } from '../logging.ts'
+import { activeTraceparent, contextOf } from '../tracing.ts'
+import { context } from '@opentelemetry/api'
 import { Engine } from './engine.ts'
 import { wakeOf } from './plan-history.ts'
 import { type SqlDatabase, SqlDriver } from './sql.ts'
@@ -62,6 +65,13 @@ export function objectDatabase(storage: DurableObjectStorage, watch?: (cursor: S
   }
 }
 
+/** The RPC methods a Worker's request calls, which carry its trace (Fleet.traced). */
+const TRACED_METHODS = new Set([
+  'apply', 'declare', 'removeComponent', 'remove', 'sweep', 'snapshot', 'agent', 'summary', 'count', 'events', 'silence', 'unsilence',
+  'notificationStatus', 'deliveries', 'settleDeliveries', 'activeAlerts',
+] as const)
+type TracedMethod = typeof TRACED_METHODS extends Set<infer M> ? M : never
+
 export class Fleet extends DurableObject<FleetEnv> {
   protected settings!: Settings
   private engine!: Engine
@@ -92,9 +102,11 @@ export class Fleet extends DurableObject<FleetEnv> {
 
   protected async open(settings: Settings): Promise<void> {
     this.settings = settings
+    configureLogging({ severity: settings.logSeverity, format: settings.logFormat })
     // No group commit of the engine's own: the output gate already coalesces the writes of concurrent requests.
     this.engine = await Engine.open(new SqlDriver(this.database()), settings, { storeTrafficCounters: true })
     this.engine.onEvents((events) => this.relay(events))
+    this.engine.onEvents(logEvents)
     // A notification written (or a retry planned) is due at some time: the alarm comes by then.
     this.engine.onWake((at) => void this.wakeBy(at))
     const sinks = sinksOf(settings)
@@ -103,6 +115,18 @@ export class Fleet extends DurableObject<FleetEnv> {
 
   silence(silence: Silence, now: number): Promise<void> {
     return this.engine.silence(silence, now)
+  }
+
+  /**
+   * Call `method` in the trace of the Worker's request: RPC carries no context of
+   * its own, so the Worker's store sends its traceparent with every call it makes
+   * inside one (DurableObjectStore.object).
+   */
+  traced<M extends TracedMethod>(traceparent: string, method: M, args: Parameters<Fleet[M]>): ReturnType<Fleet[M]> {
+    if (!TRACED_METHODS.has(method)) throw new Error(`${method} is not a method of the fleet`)
+    const call = () => (this[method] as (...a: unknown[]) => ReturnType<Fleet[M]>)(...args)
+    const carried = contextOf(traceparent)
+    return carried ? context.with(carried, call) : call()
   }
 
   unsilence(agent: string, now: number): Promise<boolean> {
@@ -293,8 +317,17 @@ export class DurableObjectStore implements Store {
   }
 
   /** A stub per call: a stub belongs to the request that made it, and this store outlives requests. */
+  /** The fleet's object, its calls carrying the trace of the request they are made in, if any. */
   private object(name: string): DurableObjectStub<Fleet> {
-    return this.namespace.getByName(name)
+    const stub = this.namespace.getByName(name)
+    const traceparent = activeTraceparent()
+    if (!traceparent) return stub
+    return new Proxy(stub, {
+      get: (target, key) =>
+        typeof key === 'string' && TRACED_METHODS.has(key as TracedMethod)
+          ? (...args: unknown[]) => target.traced(traceparent, key as TracedMethod, args as never)
+          : Reflect.get(target, key),
+    })
   }
 
   private nameFor(agent: string): string {
