@@ -73,6 +73,17 @@ function secondsOf(text: string): number {
   return seconds
 }
 
+/** A profile as a file; 501 where the runtime cannot take it, 409 while one is being taken. */
+async function answer<T extends (...args: never[]) => Promise<Uint8Array>>(c: Context, name: string, taker: T | Unavailable, take: (taker: T) => Promise<Uint8Array>) {
+  if (typeof taker !== 'function') throw unavailable(taker)
+  try {
+    return pprofFile(c, name, await take(taker))
+  } catch (error) {
+    if (error instanceof ProfileBusyError) throw new ApiError(409, 'profile_in_progress', error.message)
+    throw error
+  }
+}
+
 const unavailable = (what: Unavailable) => new ApiError(501, 'not_implemented', what.unavailable)
 
 export function debugRoutes({ profiler = { cpu: NO_PROFILER, heap: NO_PROFILER }, loopbackOnly }: DebugRouteOptions): Hono<any> {
@@ -84,26 +95,14 @@ export function debugRoutes({ profiler = { cpu: NO_PROFILER, heap: NO_PROFILER }
       await next()
     })
   }
-  app.get('/debug/pprof/profile', async (c) => {
+  app.get('/debug/pprof/profile', (c) => {
     const seconds = secondsOf(c.req.query('seconds') ?? String(DEFAULT_PROFILE_SECONDS))
-    if (typeof profiler.cpu !== 'function') throw unavailable(profiler.cpu)
-    try {
-      return pprofFile(c, 'cpu.pprof', await profiler.cpu(seconds, c.req.raw.signal))
-    } catch (error) {
-      if (error instanceof ProfileBusyError) throw new ApiError(409, 'profile_in_progress', error.message)
-      throw error
-    }
+    return answer(c, 'cpu.pprof', profiler.cpu, (take) => take(seconds, c.req.raw.signal))
   })
-  app.get('/debug/pprof/heap', async (c) => {
+  app.get('/debug/pprof/heap', (c) => {
     const text = c.req.query('seconds')
     const seconds = text === undefined ? undefined : secondsOf(text)
-    if (typeof profiler.heap !== 'function') throw unavailable(profiler.heap)
-    try {
-      return pprofFile(c, 'heap.pprof', await profiler.heap(seconds, c.req.raw.signal))
-    } catch (error) {
-      if (error instanceof ProfileBusyError) throw new ApiError(409, 'profile_in_progress', error.message)
-      throw error
-    }
+    return answer(c, 'heap.pprof', profiler.heap, (take) => take(seconds, c.req.raw.signal))
   })
   return app
 }
