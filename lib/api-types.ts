@@ -386,7 +386,7 @@ export interface components {
              * @description The agent's state as the event is sent (for an event sent again on resumption, its state then); null: the agent is gone
              * @enum {string|null}
              */
-            agent_state: "starting" | "ok" | "degraded" | "recovering" | null;
+            agent_state: "ok" | "recovering" | "degraded" | "starting" | null;
         };
         Error: {
             error: {

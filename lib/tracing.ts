@@ -2,7 +2,7 @@
 // no SDK registered (tracing off, and always on Workers) every call here goes to
 // the API's no-op tracer. lib/server/tracing.ts registers the SDK on the servers.
 import { httpInstrumentationMiddleware } from '@hono/otel'
-import { type Attributes, type Context, type Link, ROOT_CONTEXT, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api'
+import { type Attributes, type Context, type Link, ROOT_CONTEXT, type SpanContext, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api'
 import type { Context as HonoContext, MiddlewareHandler } from 'hono'
 
 export const tracer = trace.getTracer('pulsegate')
@@ -47,12 +47,18 @@ export function tagAgent(agent: string): void {
   trace.getActiveSpan()?.setAttribute('pulsegate.agent', agent)
 }
 
-/** W3C trace context: version-traceid-parentid-flags, sampled when bit 0 of the flags is set. */
-const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-([\da-f]{2})$/
+/** W3C trace context: version-traceid-parentid-flags; version ff and all-zero ids are invalid, as the SDK's propagator reads it. */
+const TRACEPARENT = /^([\da-f]{2})-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})$/
+
+/** The remote parent a traceparent header names, or undefined for one that names none. */
+function spanContextOf(header: string | undefined): SpanContext | undefined {
+  const match = header === undefined ? null : TRACEPARENT.exec(header.trim())
+  if (!match || match[1] === 'ff' || /^0+$/.test(match[2]!) || /^0+$/.test(match[3]!)) return undefined
+  return { traceId: match[2]!, spanId: match[3]!, traceFlags: Number.parseInt(match[4]!, 16) & TraceFlags.SAMPLED, isRemote: true }
+}
 
 export function isSampledTraceparent(header: string | undefined): boolean {
-  const flags = header === undefined ? undefined : TRACEPARENT.exec(header.trim())?.[1]
-  return flags !== undefined && (Number.parseInt(flags, 16) & 1) === 1
+  return ((spanContextOf(header)?.traceFlags ?? 0) & TraceFlags.SAMPLED) === TraceFlags.SAMPLED
 }
 
 /**
@@ -69,9 +75,8 @@ export function traceRequests(samplingRatePerMillion: number, serviceVersion: st
 
 /** The context a W3C traceparent names (a remote parent), or undefined for a header that is not one. */
 export function contextOf(traceparent: string | undefined, base: Context = ROOT_CONTEXT): Context | undefined {
-  const match = traceparent === undefined ? null : /^00-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})$/.exec(traceparent.trim())
-  if (!match || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) return undefined
-  return trace.setSpanContext(base, { traceId: match[1]!, spanId: match[2]!, traceFlags: Number.parseInt(match[3]!, 16) & TraceFlags.SAMPLED, isRemote: true })
+  const parent = spanContextOf(traceparent)
+  return parent && trace.setSpanContext(base, parent)
 }
 
 /** The active span context as a traceparent, to hand to the next hop; undefined outside a trace. */

@@ -8,7 +8,7 @@
 import { logOnce } from '../logging.ts'
 import type { ComponentRecord } from '../readiness.ts'
 import type { Store } from '../stores/store.ts'
-import { seqKey } from '../history.ts'
+import { downId, notificationOf } from '../stores/plan-notify.ts'
 import { inSpan } from '../tracing.ts'
 import { type DeliveryResult, DeliveryError, type Notification, type OutboxEntry, sinkLabel } from './notification.ts'
 import type { Sink } from './sink.ts'
@@ -123,16 +123,5 @@ export class Courier {
 /** A firing alert as a `down` notification again, with the id of the one that first told it. */
 function firingOf(record: ComponentRecord, now: number): Notification {
   const alert = record.alert!
-  return {
-    id: `${seqKey(alert.seq)}-down`,
-    kind: 'down',
-    at: now,
-    agent: record.agent,
-    component: record.component,
-    from: null,
-    to: 'degraded',
-    reason: alert.reason,
-    labels: alert.labels,
-    since: alert.since,
-  }
+  return notificationOf('down', downId(alert), record, now, alert, { from: null, to: 'degraded', reason: alert.reason })
 }

@@ -106,12 +106,18 @@ export function outboxKey(sink: string, id: string): string {
   return `${sink}\u0000${id}`
 }
 
+/** The host of a URL, for what people and metrics see: a URL's path or query may hold a secret. */
+export function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host
+  } catch {
+    return undefined
+  }
+}
+
 /** A sink as people and metrics see it: its kind and host, never the URL (a Slack webhook's path is its secret). */
 export function sinkLabel(name: string): string {
   const colon = name.indexOf(':')
-  try {
-    return `${name.slice(0, colon)}:${new URL(name.slice(colon + 1)).host}`
-  } catch {
-    return name.slice(0, colon)
-  }
+  const host = hostOf(name.slice(colon + 1))
+  return host === undefined ? name.slice(0, colon) : `${name.slice(0, colon)}:${host}`
 }

@@ -24,15 +24,6 @@ const BODY_IN_MESSAGE = 200
 /** A 4xx will answer the same next time, except a timeout (408) and a rate limit (429). */
 export const retryable = (status: number) => status >= 500 || status === 408 || status === 429
 
-/** The host of a URL, for messages: a URL's path or query may hold a secret. */
-export function hostOf(url: string): string {
-  try {
-    return new URL(url).host
-  } catch {
-    return 'an invalid URL'
-  }
-}
-
 /** A body on one line, cut short; a JSON string (Alertmanager answers its errors so) told unquoted. */
 function excerpt(body: string): string {
   let text = body

@@ -2,8 +2,8 @@
 // Mattermost and Rocket.Chat accept too), signed with the Stripe scheme when a
 // secret is set: `Pulsegate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
 // "<t>.<raw body>">`. Portable: fetch and WebCrypto only.
-import { type Notification, sinkName } from './notification.ts'
-import { deliver, hostOf, type Sink, type SinkOptions } from './sink.ts'
+import { type Notification, hostOf, sinkName } from './notification.ts'
+import { deliver, type Sink, type SinkOptions } from './sink.ts'
 
 export type WebhookFormat = 'json' | 'slack'
 
@@ -64,7 +64,7 @@ export function webhookSink(url: string, options: WebhookOptions = {}): Sink {
       const body = JSON.stringify(format === 'slack' ? { text: slackText(n, link) } : webhookBody(n, link))
       const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Pulsegate-Delivery': n.id, 'Pulsegate-Event': n.kind }
       if (options.secret) headers['Pulsegate-Signature'] = await signature(options.secret, Math.floor(clock() / 1000), body)
-      await deliver(url, { method: 'POST', headers, body }, { label: `POST ${hostOf(url)}`, peer: 'the receiver' }, options)
+      await deliver(url, { method: 'POST', headers, body }, { label: `POST ${hostOf(url) ?? 'an invalid URL'}`, peer: 'the receiver' }, options)
     },
   }
 }

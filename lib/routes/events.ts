@@ -3,7 +3,7 @@
 // as Server-Sent Events the moment they are stored, resumable with Last-Event-ID.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi'
 import { z } from 'zod'
-import { eventPageSchema, eventSchema } from '../api-schemas.ts'
+import { eventPageSchema, eventSchema, stateSchema } from '../api-schemas.ts'
 import { ApiError } from '../errors.ts'
 import { agentId } from '../heartbeat.ts'
 import { type HistoryEvent, seqBefore } from '../history.ts'
@@ -101,7 +101,7 @@ const streamRoute = createRoute({
 })
 
 export const streamedEventSchema = eventSchema
-  .extend({ agent_state: z.enum(['starting', 'ok', 'degraded', 'recovering']).nullable().meta({ description: "The agent's state as the event is sent (for an event sent again on resumption, its state then); null: the agent is gone" }) })
+  .extend({ agent_state: stateSchema.nullable().meta({ description: "The agent's state as the event is sent (for an event sent again on resumption, its state then); null: the agent is gone" }) })
   .meta({ id: 'StreamedEvent' })
 
 /** A page of `shown` (the result, or some of it); the next page continues after the result's last event. */
@@ -152,8 +152,8 @@ export function eventRoutes({ store, settings, clock, views }: RouteDeps): OpenA
         (signal) => store.watch(resume, signal),
         async (e) => {
           if (agent !== undefined && e.agent !== agent) return undefined
-          const now = views.agent(e.agent, clock())
-          const data = { ...eventJson(e), agent_state: (await now)?.state ?? null }
+          const agentNow = await views.agent(e.agent, clock())
+          const data = { ...eventJson(e), agent_state: agentNow?.state ?? null }
           return { event: 'transition', id: String(e.seq), data: JSON.stringify(data) }
         },
       ) as never

@@ -500,6 +500,9 @@ export class DurableObjectStore implements Store {
   async close(): Promise<void> {}
 }
 
+/** `pick` of two times either of which may be unknown (null): the one that is known, or null. */
+const known = (pick: (a: number, b: number) => number, a: number | null, b: number | null) => (a === null ? b : b === null ? a : pick(a, b))
+
 function mergeSnapshots(parts: Snapshot[]): Snapshot {
   const sum = (a: Record<string, number>, b: Record<string, number>) => {
     for (const [label, n] of Object.entries(b)) a[label] = (a[label] ?? 0) + n
@@ -515,7 +518,7 @@ function mergeSnapshots(parts: Snapshot[]): Snapshot {
       rejected: sum({ ...merged.counters.rejected }, part.counters.rejected),
       scrapes: sum({ ...merged.counters.scrapes }, part.counters.scrapes),
       notifications: sum({ ...merged.counters.notifications }, part.counters.notifications),
-      oldestPending: [merged.counters.oldestPending, part.counters.oldestPending].reduce<number | null>((a, b) => (a === null ? b : b === null ? a : Math.min(a, b)), null),
+      oldestPending: known(Math.min, merged.counters.oldestPending, part.counters.oldestPending),
     },
     // Each part's revision only grows, so their sum changes whenever any part does.
     revision: merged.revision + part.revision,
@@ -527,7 +530,6 @@ function mergeSnapshots(parts: Snapshot[]): Snapshot {
 function mergeNotificationStatus(parts: readonly NotificationStatus[]): NotificationStatus {
   if (parts.length === 1) return parts[0]!
   const sinks = new Map<string, SinkStatus>()
-  const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b))
   for (const part of parts) {
     for (const s of part.sinks) {
       const held = sinks.get(s.sink)
@@ -536,8 +538,8 @@ function mergeNotificationStatus(parts: readonly NotificationStatus[]): Notifica
         continue
       }
       held.pending += s.pending
-      held.oldestPending = held.oldestPending === null ? s.oldestPending : s.oldestPending === null ? held.oldestPending : Math.min(held.oldestPending, s.oldestPending)
-      held.lastDelivered = latest(held.lastDelivered, s.lastDelivered)
+      held.oldestPending = known(Math.min, held.oldestPending, s.oldestPending)
+      held.lastDelivered = known(Math.max, held.lastDelivered, s.lastDelivered)
       if ((s.lastErrorAt ?? -1) > (held.lastErrorAt ?? -1)) Object.assign(held, { lastError: s.lastError, lastErrorAt: s.lastErrorAt })
     }
   }

@@ -41,7 +41,8 @@ function entry(sink: string, notification: Notification, now: number, due: numbe
   return { sink, notification, created: now, due, attempts: 0, lastError: null }
 }
 
-function notificationOf(kind: NotificationKind, id: string, record: ComponentRecord, at: number, alert: Alert, change: Pick<Notification, 'from' | 'to' | 'reason'>): Notification {
+/** A notification of `record`'s alert: its labels and start are the alert's, so every one of them names the same outage. */
+export function notificationOf(kind: NotificationKind, id: string, record: ComponentRecord, at: number, alert: Alert, change: Pick<Notification, 'from' | 'to' | 'reason'>): Notification {
   return { id, kind, at, agent: record.agent, component: record.component, labels: alert.labels, since: alert.since, ...change }
 }
 
@@ -50,9 +51,15 @@ function tell(change: Change, settings: Settings, notification: Notification, du
   for (const sink of settings.sinks) change.outbox.set(outboxKey(sink, notification.id), entry(sink, notification, change.now, due))
 }
 
+/** The id of an alert's `down`: the same whether it was told at once, taken back, re-sent or told after a silence. */
+export const downId = (alert: Pick<Alert, 'seq'>) => `${seqKey(alert.seq)}-down`
+
+/** A quiet alert that a fleet-wide silence in force keeps quiet (a silence of its own agent aside). */
+export const heldByMass = (alert: Alert, mass: MassSilence | undefined) => mass !== undefined && alert.reason === MISSED_HEARTBEAT
+
 /** Take back a `down` not yet due (its component recovered within NOTIFY_AFTER_SECONDS). */
 function takeBack(change: Change, settings: Settings, alert: Alert): void {
-  for (const sink of settings.sinks) change.outbox.set(outboxKey(sink, `${seqKey(alert.seq)}-down`), undefined)
+  for (const sink of settings.sinks) change.outbox.set(outboxKey(sink, downId(alert)), undefined)
 }
 
 /** The record as the change leaves it (planned, or stored), or undefined if the change deletes it. */
@@ -106,7 +113,7 @@ export function planNotifications(change: Change, state: FleetState, settings: S
       alert = { seq: event.seq, since: event.at, reason: event.reason, labels: record.labels, due, remindAt: null, reminders: 0, quiet }
       if (!quiet) {
         if (settings.notifyRepeatSeconds > 0) alert.remindAt = due + settings.notifyRepeatSeconds * 1000
-        tell(change, settings, notificationOf('down', `${seqKey(event.seq)}-down`, record, event.at, alert, event), due)
+        tell(change, settings, notificationOf('down', downId(alert), record, event.at, alert, event), due)
       }
     } else if (event.to !== 'degraded' && alert !== null) {
       if (!alert.quiet) {
@@ -204,7 +211,7 @@ export function planReminders(change: Change, state: FleetState, settings: Setti
       })
       tell(change, settings, notification, now)
       next = { ...alert, reminders, remindAt: now + settings.notifyRepeatSeconds * 1000 }
-    } else if (alert.quiet && !silenced(state.silences, record.agent, now) && !(mass && alert.reason === MISSED_HEARTBEAT)) {
+    } else if (alert.quiet && !silenced(state.silences, record.agent, now) && !heldByMass(alert, mass)) {
       next = wake(change, settings, record, alert)
     }
     if (next) change.upserts.set(key, { ...record, alert: next })
@@ -215,7 +222,7 @@ export function planReminders(change: Change, state: FleetState, settings: Setti
 export function wake(change: Change, settings: Settings, record: ComponentRecord, alert: Alert): Alert {
   const remindAt = settings.notifyRepeatSeconds > 0 ? change.now + settings.notifyRepeatSeconds * 1000 : null
   const told: Alert = { ...alert, quiet: false, due: change.now, remindAt }
-  tell(change, settings, notificationOf('down', `${seqKey(alert.seq)}-down`, record, alert.since, told, { from: 'ok', to: 'degraded', reason: alert.reason }), change.now)
+  tell(change, settings, notificationOf('down', downId(alert), record, alert.since, told, { from: 'ok', to: 'degraded', reason: alert.reason }), change.now)
   return told
 }
 

@@ -5,11 +5,11 @@
 import type { Heartbeat } from '../heartbeat.ts'
 import { type LimitCode, type Limits, LimitError, NO_LIMITS, RateLimiter } from '../limits.ts'
 import { DECLARED, type HistorySettings } from '../history.ts'
-import { type ComponentRecord, DEFAULT_COMPONENT, type Declaration, MISSED_HEARTBEAT, type ReadinessSettings, declare, isExpired, isOverdue, next } from '../readiness.ts'
+import { type ComponentRecord, DEFAULT_COMPONENT, type Declaration, type ReadinessSettings, declare, isExpired, isOverdue, next } from '../readiness.ts'
 import { type CounterKey, type FleetState, recordKey } from './fleet-state.ts'
 import { type HistoryChange, type HistoryPlanSettings, emptyHistory, leave, noticeMiss, settle, trimRecord } from './plan-history.ts'
 import type { OutboxEntry, Silence } from '../notify/notification.ts'
-import { NO_NOTIFICATIONS, type NotifySettings, planReminders, wake } from './plan-notify.ts'
+import { NO_NOTIFICATIONS, type NotifySettings, heldByMass, planReminders, wake } from './plan-notify.ts'
 
 export interface Change {
   now: number
@@ -254,7 +254,7 @@ export class Planner {
     change.silences.set(agent, undefined)
     for (const record of state.componentsOf(agent)) {
       // One quiet in a fleet-wide silence stays quiet until that ends.
-      if (record.alert?.quiet && !(state.mass && record.alert.reason === MISSED_HEARTBEAT)) {
+      if (record.alert?.quiet && !heldByMass(record.alert, state.mass)) {
         change.upserts.set(recordKey(record.agent, record.component), { ...record, alert: wake(change, this.notify, record, record.alert) })
       }
     }
